@@ -1,0 +1,43 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# The guest test plan.  P2PDMA_PLAN says what to do:
+#   check   run every test program for this topology (KTAP on stdout)
+#   report  print the human report of `make`
+# P2PDMA_TOPO names the topology and P2PDMA_EXPECT says what P2P between
+# two NVMe functions must do there (see harness/topologies).
+cd /opt/p2pdma || exit 1
+
+# Let the NVMe namespaces appear before testing them.
+for i in $(seq 50); do
+	n=$(ls /sys/class/nvme 2>/dev/null | wc -l)
+	b=$(ls /sys/block | grep -c '^nvme')
+	[ "$n" -gt 0 ] && [ "$b" -ge "$n" ] && break
+	sleep 0.1
+done
+
+case $P2PDMA_PLAN in
+pci)
+	# Debugging aid: every PCI function with its extended capability IDs.
+	for d in /sys/bus/pci/devices/*; do
+		caps=$(od -An -tx4 -j256 -N3840 -v "$d/config" 2>/dev/null | head -c 0)
+		echo "$(basename "$d") $(cat "$d/vendor"):$(cat "$d/device") class $(cat "$d/class")"
+		off=256
+		while [ "$off" -ne 0 ]; do
+			h=$(od -An -tu4 -j"$off" -N4 "$d/config" 2>/dev/null | tr -d ' ')
+			[ -z "$h" ] || [ "$h" = 0 ] && break
+			printf '  ext cap 0x%04x at 0x%x\n' $((h & 0xffff)) "$off"
+			off=$(( (h >> 20) & 0xffc ))
+		done
+	done
+	;;
+report)
+	./p2pmem_report
+	;;
+check)
+	for t in $(cat tests); do
+		echo "P2PDMA-HARNESS: running $t"
+		./"$t"
+		echo "P2PDMA-HARNESS: $t exited $?"
+	done
+	;;
+esac

@@ -1,0 +1,60 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Boot one topology: qemu.sh TOPOLOGY KERNEL INITRD OUTDIR [PLAN]
+# Writes OUTDIR/console.log (kernel) and OUTDIR/ktap.log (tests, ttyS1).
+# Fails on timeout, on a boot that never reached the end of the plan, and
+# prints the tail of the console log when it does.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+topo=$1 kernel=$2 initrd=$3 out=$4 plan=${5:-check}
+read -r _ cpu layout cmbs iommu expect < <(awk -v t="$topo" '$1 == t' "$TOP/harness/topologies")
+[ -n "${cpu:-}" ] || die "unknown topology '$topo' (see harness/topologies)"
+timeout=${BOOT_TIMEOUT:-600}
+
+rm -rf "$out"
+mkdir -p "$out"
+args=(-M q35 -nodefaults -accel tcg -cpu "$cpu" -smp 2 -m 2G -nographic -no-reboot
+      -kernel "$kernel" -initrd "$initrd"
+      -serial "file:$out/console.log" -serial "file:$out/ktap.log" -monitor none)
+cmdline="console=ttyS0 panic=-1 oops=panic loglevel=7 p2pdma.topo=$topo p2pdma.expect=$expect p2pdma.iommu=$iommu p2pdma.plan=$plan"
+
+case $iommu in
+on) args+=(-device intel-iommu); cmdline+=" intel_iommu=on" ;;
+pt) args+=(-device intel-iommu); cmdline+=" intel_iommu=on iommu=pt" ;;
+esac
+if [ "$layout" = switch ]; then
+	args+=(-device pcie-root-port,id=rp0,bus=pcie.0,chassis=1,slot=1
+	       -device x3130-upstream,id=up0,bus=rp0)
+fi
+i=0
+for cmb in ${cmbs//,/ }; do
+	img=$out/nvme$i.raw
+	truncate -s 64M "$img"
+	bus=pcie.0
+	if [ "$layout" = switch ]; then
+		args+=(-device "xio3130-downstream,id=dp$i,bus=up0,chassis=$((i + 2)),slot=$i")
+		bus=dp$i
+	fi
+	nvme="nvme,serial=p2p$i,drive=d$i,bus=$bus"
+	[ "$cmb" = 0 ] || nvme+=",cmb_size_mb=$cmb"
+	args+=(-drive "file=$img,if=none,id=d$i,format=raw" -device "$nvme")
+	i=$((i + 1))
+done
+
+echo "qemu-system-x86_64 ${args[*]} -append '$cmdline ${BOOT_APPEND:-}'" >"$out/qemu.cmd"
+rc=0
+timeout -k 10 "$timeout" qemu-system-x86_64 "${args[@]}" \
+	-append "$cmdline ${BOOT_APPEND:-}" </dev/null >"$out/qemu.out" 2>&1 || rc=$?
+rm -f "$out"/nvme*.raw
+if (( rc == 124 || rc == 137 )); then
+	echo "error: $topo: boot timed out after ${timeout}s" >&2
+elif ! grep -q '^P2PDMA-HARNESS: plan complete' "$out/ktap.log" 2>/dev/null; then
+	echo "error: $topo: the guest did not complete its plan (qemu exit $rc)" >&2
+	rc=1
+else
+	exit 0
+fi
+cat "$out/qemu.out" >&2
+tail -n 30 "$out/console.log" | sed 's/^/   | /' >&2
+exit 1

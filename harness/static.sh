@@ -1,0 +1,92 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Static checks of the series: static.sh SRC OBJ
+# Writes one "PASS|FAIL|SKIP name[: why]" line per check to
+# build/logs/static.results (read by results.py) and details to the log.
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+src=$1 obj=$2
+# checkpatch runs spdxcheck.py with python3: use Debian's, which has python3-ply.
+export PATH=/usr/bin:$PATH
+out=$LOGS/static.results
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+: >"$out"
+result() { echo "$*" >>"$out"; echo "== $*"; }
+GIT="git -C $src"
+
+git -C "$src" format-patch -q -o "$tmp/series" base..series
+patches=$(ls "$tmp/series" 2>/dev/null)
+# The series' kernel sources (not the selftests, which are userspace).
+files=$($GIT diff --name-only --diff-filter=AM base series -- '*.c' '*.h' |
+	grep -v '^tools/' || true)
+
+# 1. checkpatch --strict on every patch.
+for p in $patches; do
+	if (cd "$src" && scripts/checkpatch.pl --strict --quiet \
+			--ignore FILE_PATH_CHANGES "$tmp/series/$p" >"$tmp/cp" 2>&1) ||
+	   ! grep -qE '^(ERROR|WARNING|CHECK)' "$tmp/cp"; then
+		result "PASS checkpatch $p"
+	else
+		cat "$tmp/cp"
+		result "FAIL checkpatch $p: $(grep -cE '^(ERROR|WARNING|CHECK)' "$tmp/cp") findings"
+	fi
+done
+
+# 2. git am of the exported series onto base gives the same tree.
+export GIT_INDEX_FILE=$tmp/index
+$GIT read-tree base
+ok=1
+for p in $patches; do
+	$GIT apply --cached "$tmp/series/$p" || { ok=0; echo "does not apply: $p"; break; }
+done
+if ((ok)) && [ "$($GIT write-tree)" = "$($GIT rev-parse 'series^{tree}')" ]; then
+	result "PASS exported series reproduces the tree"
+else
+	result "FAIL exported series reproduces the tree"
+fi
+unset GIT_INDEX_FILE
+
+# 3. kernel-doc -Wall on the series' C files and headers.
+for f in $files; do
+	if (cd "$src" && scripts/kernel-doc -none -Wall "$f") >"$tmp/kd" 2>&1 && [ ! -s "$tmp/kd" ]; then
+		result "PASS kernel-doc $f"
+	else
+		cat "$tmp/kd"
+		result "FAIL kernel-doc $f: $(wc -l <"$tmp/kd") warnings"
+	fi
+done
+
+# 4. sparse on every object the series touches: no warnings in its files.
+for f in $files; do
+	case $f in *.c) ;; *) continue ;; esac
+	o=${f%.c}.o
+	grep -q "^obj-.*\b$(basename "$o")\b" "$src/$(dirname "$f")/Makefile" 2>/dev/null ||
+		[ -f "$obj/$o" ] || continue
+	make -C "$src" O="$obj" C=2 "$o" >"$tmp/sp" 2>&1
+	if grep -E "^([^ ]*/)?$f:[0-9]+:[0-9]+: (warning|error)" "$tmp/sp"; then
+		result "FAIL sparse $f"
+	else
+		result "PASS sparse $f"
+	fi
+done
+
+# 5. coccicheck on the series' C files, when coccinelle is installed.
+if command -v spatch >/dev/null; then
+	for f in $files; do
+		case $f in *.c) ;; *) continue ;; esac
+		make -C "$src" O="$obj" C=2 CHECK=scripts/coccicheck MODE=report \
+			"${f%.c}.o" >"$tmp/cc" 2>&1 || true
+		hits=$(grep -E "^([^ ]*/)?$f:[0-9]+" "$tmp/cc" || true)
+		if [ -n "$hits" ]; then
+			echo "$hits"
+			result "FAIL coccicheck $f"
+		else
+			result "PASS coccicheck $f"
+		fi
+	done
+else
+	result "SKIP coccicheck: coccinelle is not installed"
+fi
+exit 0
