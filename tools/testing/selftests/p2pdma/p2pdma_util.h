@@ -1,0 +1,291 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers shared by the P2PDMA selftests and the report tool: find the
+ * NVMe functions of the machine, their CMBs, the p2pmem providers, and do
+ * O_DIRECT I/O through a p2pmem mapping.
+ *
+ * What a test expects is worked out from the hardware (the NVMe CMBSZ and
+ * CMBLOC registers, the BAR sizes) and from the topology the harness booted
+ * (P2PDMA_EXPECT), never from the code under test.
+ */
+#ifndef P2PDMA_UTIL_H
+#define P2PDMA_UTIL_H
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define PCI_DEVICES	"/sys/bus/pci/devices"
+#define NVME_CLASS	"/sys/class/nvme"
+#define MAX_NVME	8
+
+/* NVMe 1.4, 3.1.11 and 3.1.12: Controller Memory Buffer Location / Size. */
+#define CMBSZ_RDS	0x8u
+#define CMBSZ_WDS	0x10u
+#define CMBSZ_SZU(x)	(((x) >> 8) & 0xf)
+#define CMBSZ_SZ(x)	((x) >> 12)
+#define CMBLOC_BIR(x)	((x) & 0x7)
+#define CMBLOC_OFST(x)	((x) >> 12)
+
+struct nvme_fn {
+	char pci[64];		/* PCI device name, e.g. 0000:03:00.0 */
+	char ctrl[32];		/* nvmeN */
+	char ns[64];		/* /dev/nvmeNn1, or "" */
+	uint32_t cmbsz;		/* CMBSZ register, 0 without a CMB */
+	uint32_t cmbloc;	/* CMBLOC register */
+	uint64_t cmb_bytes;	/* usable CMB bytes: CMB size clipped to its BAR */
+};
+
+/* The behaviour the harness declared for P2P between two NVMe functions. */
+static inline const char *p2p_expect(void)
+{
+	const char *e = getenv("P2PDMA_EXPECT");
+
+	return e ? e : "";
+}
+
+static inline int read_text(const char *path, char *buf, size_t len)
+{
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	while (n > 0 && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	return 0;
+}
+
+/* Read an unsigned number (decimal, or hex with 0x) from a sysfs file. */
+static inline int read_u64(const char *path, uint64_t *val)
+{
+	char buf[64], *end;
+	int ret;
+
+	ret = read_text(path, buf, sizeof(buf));
+	if (ret)
+		return ret;
+	errno = 0;
+	*val = strtoull(buf, &end, 0);
+	if (errno || end == buf)
+		return -EINVAL;
+	return 0;
+}
+
+static inline int p2pmem_read(const char *pci, const char *attr, uint64_t *val)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), PCI_DEVICES "/%s/p2pmem/%s", pci, attr);
+	return read_u64(path, val);
+}
+
+static inline bool has_p2pmem(const char *pci)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	snprintf(path, sizeof(path), PCI_DEVICES "/%s/p2pmem", pci);
+	return stat(path, &st) == 0;
+}
+
+/* Size of BAR @bar of @pci from the sysfs resource table. */
+static inline uint64_t bar_size(const char *pci, int bar)
+{
+	unsigned long long start, end, flags;
+	char path[PATH_MAX];
+	uint64_t size = 0;
+	FILE *f;
+	int i;
+
+	snprintf(path, sizeof(path), PCI_DEVICES "/%s/resource", pci);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	for (i = 0; i <= bar; i++) {
+		if (fscanf(f, "%llx %llx %llx", &start, &end, &flags) != 3)
+			break;
+		if (i == bar && end > start)
+			size = end - start + 1;
+	}
+	fclose(f);
+	return size;
+}
+
+static inline void nvme_cmb_bytes(struct nvme_fn *fn)
+{
+	uint64_t unit, size, offset, bar;
+
+	if (!fn->cmbsz)
+		return;
+	unit = 1ull << (12 + 4 * CMBSZ_SZU(fn->cmbsz));
+	size = unit * CMBSZ_SZ(fn->cmbsz);
+	offset = unit * CMBLOC_OFST(fn->cmbloc);
+	bar = bar_size(fn->pci, CMBLOC_BIR(fn->cmbloc));
+	if (offset >= bar)
+		return;
+	fn->cmb_bytes = size < bar - offset ? size : bar - offset;
+}
+
+static int nvme_fn_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct nvme_fn *)a)->pci,
+		      ((const struct nvme_fn *)b)->pci);
+}
+
+/* Fill @fns with the machine's NVMe controllers, sorted by PCI name. */
+static inline int nvme_enumerate(struct nvme_fn *fns, int max)
+{
+	char path[PATH_MAX], link[PATH_MAX];
+	struct dirent *de;
+	uint64_t v;
+	int n = 0;
+	DIR *d;
+
+	d = opendir(NVME_CLASS);
+	if (!d)
+		return 0;
+	while ((de = readdir(d)) && n < max) {
+		struct nvme_fn *fn = &fns[n];
+		ssize_t len;
+		char *base;
+
+		if (strncmp(de->d_name, "nvme", 4) || strchr(de->d_name + 4, 'n'))
+			continue;
+		memset(fn, 0, sizeof(*fn));
+		snprintf(path, sizeof(path), NVME_CLASS "/%s/device", de->d_name);
+		len = readlink(path, link, sizeof(link) - 1);
+		if (len < 0)
+			continue;
+		link[len] = '\0';
+		base = strrchr(link, '/');
+		snprintf(fn->pci, sizeof(fn->pci), "%.63s", base ? base + 1 : link);
+		snprintf(fn->ctrl, sizeof(fn->ctrl), "%.31s", de->d_name);
+		snprintf(path, sizeof(path), NVME_CLASS "/%s/%sn1", de->d_name, de->d_name);
+		if (access(path, F_OK) == 0)
+			snprintf(fn->ns, sizeof(fn->ns), "/dev/%.31sn1", de->d_name);
+		snprintf(path, sizeof(path), NVME_CLASS "/%s/cmbsz", de->d_name);
+		if (!read_u64(path, &v))
+			fn->cmbsz = v;
+		snprintf(path, sizeof(path), NVME_CLASS "/%s/cmbloc", de->d_name);
+		if (!read_u64(path, &v))
+			fn->cmbloc = v;
+		nvme_cmb_bytes(fn);
+		n++;
+	}
+	closedir(d);
+	qsort(fns, n, sizeof(*fns), nvme_fn_cmp);
+	return n;
+}
+
+/* Index of the first NVMe function that provides p2pmem, or -1. */
+static inline int first_provider(struct nvme_fn *fns, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (has_p2pmem(fns[i].pci))
+			return i;
+	return -1;
+}
+
+static inline int p2pmem_open(const char *pci)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), PCI_DEVICES "/%s/p2pmem/allocate", pci);
+	return open(path, O_RDWR);
+}
+
+/* Map @len bytes of @pci's p2pmem; MAP_FAILED with errno set on failure. */
+static inline void *p2pmem_map(const char *pci, size_t len)
+{
+	void *p;
+	int fd;
+
+	fd = p2pmem_open(pci);
+	if (fd < 0)
+		return MAP_FAILED;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		int err = errno;
+
+		close(fd);
+		errno = err;
+		return MAP_FAILED;
+	}
+	close(fd);
+	return p;
+}
+
+/* Deterministic, seed-dependent content so stale data never passes. */
+static inline void fill_pattern(void *buf, size_t len, uint64_t seed)
+{
+	uint64_t *p = buf, x = seed | 1;
+	size_t i;
+
+	for (i = 0; i < len / sizeof(*p); i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		p[i] = x;
+	}
+}
+
+/*
+ * p2pmem is device memory: access it with single 64-bit loads and stores
+ * that the compiler may neither merge, split nor drop.
+ */
+static inline uint64_t io_read64(const void *p)
+{
+	return __atomic_load_n((const uint64_t *)p, __ATOMIC_RELAXED);
+}
+
+static inline void io_write64(void *p, uint64_t v)
+{
+	__atomic_store_n((uint64_t *)p, v, __ATOMIC_RELAXED);
+}
+
+static inline void copy_io(void *dst, const void *src, size_t len)
+{
+	const uint64_t *s = src;
+	uint64_t *d = dst;
+	size_t i;
+
+	for (i = 0; i < len / sizeof(uint64_t); i++)
+		io_write64(&d[i], io_read64(&s[i]));
+}
+
+/* O_DIRECT transfer of @len bytes at @off; returns bytes or -errno. */
+static inline ssize_t direct_io(const char *dev, bool write, void *buf,
+				size_t len, off_t off)
+{
+	ssize_t n;
+	int fd;
+
+	fd = open(dev, (write ? O_WRONLY : O_RDONLY) | O_DIRECT);
+	if (fd < 0)
+		return -errno;
+	n = write ? pwrite(fd, buf, len, off) : pread(fd, buf, len, off);
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	return n;
+}
+
+#endif /* P2PDMA_UTIL_H */
