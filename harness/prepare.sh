@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Prepare build/linux: the Debian base tree as commit 'base', our series on
-# top as one commit per patch (branch 'series').  SERIES=none stops at base.
+# top as one commit per patch (branch 'series').
 #
 # Incremental: the base is unpacked again only when the tarball changes, and
 # the series is rebuilt in a scratch index (so only files whose content
@@ -58,7 +58,6 @@ fi
 
 # --- the series -------------------------------------------------------------
 want=$(series_hash)
-[ "${SERIES:-}" = none ] && want=none
 if [ "$(cat "$SRC/.git/p2pdma-series" 2>/dev/null)" = "$want" ] && ! local_work; then
 	echo ">> build/linux is up to date (series $want)"
 	exit 0
@@ -71,50 +70,48 @@ head=$($GIT rev-parse base)
 declare -A assigned=()
 n=0
 
-if [ "$want" != none ]; then
-	while read -r name files; do
-		n=$((n + 1))
-		patch=$TOP/patches/$name
-		[ -f "$patch" ] || die "patches/series names $name, which does not exist"
-		if grep -q '^diff --git ' "$patch" &&
-		   ! $GIT apply --cached --whitespace=nowarn "$patch" 2>"$LOGS/apply.err"; then
-			echo "error: patch $name does not apply:" >&2
-			sed 's/^/  /' "$LOGS/apply.err" >&2
-			rej=$(mktemp -d)
-			(cd "$rej" && git -C "$SRC" diff --name-only HEAD >/dev/null;
-			 $GIT checkout-index -a --prefix="$rej/" 2>/dev/null || true)
-			(cd "$rej" && patch -p1 -f --no-backup-if-mismatch -r reject.rej \
-				<"$patch" >/dev/null 2>&1 || true; cat reject.rej 2>/dev/null) |
-				sed 's/^/  | /' >&2
-			rm -rf "$rej"
-			exit 1
-		fi
-		for f in $files; do
-			[ -f "$TOP/$f" ] || die "patches/series: $name lists $f, which does not exist"
-			mode=100644
-			[ -x "$TOP/$f" ] && mode=100755
-			blob=$($GIT hash-object -w "$TOP/$f")
-			$GIT update-index --add --cacheinfo "$mode,$blob,$f"
-			assigned[$f]=1
-		done
-		msg=$(mktemp)
-		info=$(git mailinfo "$msg" /dev/null <"$patch")
-		author=$(sed -n 's/^Author: //p' <<<"$info")
-		email=$(sed -n 's/^Email: //p' <<<"$info")
-		date=$(sed -n 's/^Date: //p' <<<"$info")
-		subject=$(sed -n 's/^Subject: //p' <<<"$info")
-		tree=$($GIT write-tree)
-		head=$({ echo "$subject"; echo; cat "$msg"; } |
-			GIT_AUTHOR_NAME=${author:-p2pdma} GIT_AUTHOR_EMAIL=${email:-p2pdma@invalid} \
-			GIT_AUTHOR_DATE=${date:-@0} GIT_COMMITTER_DATE=${date:-@0} \
-			$GIT commit-tree "$tree" -p "$head")
-		rm -f "$msg"
-	done < <(series_lines)
+while read -r name files; do
+	n=$((n + 1))
+	patch=$TOP/patches/$name
+	[ -f "$patch" ] || die "patches/series names $name, which does not exist"
+	if grep -q '^diff --git ' "$patch" &&
+	   ! $GIT apply --cached --whitespace=nowarn "$patch" 2>"$LOGS/apply.err"; then
+		echo "error: patch $name does not apply:" >&2
+		sed 's/^/  /' "$LOGS/apply.err" >&2
+		rej=$(mktemp -d)
+		(cd "$rej" && git -C "$SRC" diff --name-only HEAD >/dev/null;
+		 $GIT checkout-index -a --prefix="$rej/" 2>/dev/null || true)
+		(cd "$rej" && patch -p1 -f --no-backup-if-mismatch -r reject.rej \
+			<"$patch" >/dev/null 2>&1 || true; cat reject.rej 2>/dev/null) |
+			sed 's/^/  | /' >&2
+		rm -rf "$rej"
+		exit 1
+	fi
+	for f in $files; do
+		[ -f "$TOP/$f" ] || die "patches/series: $name lists $f, which does not exist"
+		mode=100644
+		[ -x "$TOP/$f" ] && mode=100755
+		blob=$($GIT hash-object -w "$TOP/$f")
+		$GIT update-index --add --cacheinfo "$mode,$blob,$f"
+		assigned[$f]=1
+	done
+	msg=$(mktemp)
+	info=$(git mailinfo "$msg" /dev/null <"$patch")
+	author=$(sed -n 's/^Author: //p' <<<"$info")
+	email=$(sed -n 's/^Email: //p' <<<"$info")
+	date=$(sed -n 's/^Date: //p' <<<"$info")
+	subject=$(sed -n 's/^Subject: //p' <<<"$info")
+	tree=$($GIT write-tree)
+	head=$({ echo "$subject"; echo; cat "$msg"; } |
+		GIT_AUTHOR_NAME=${author:-p2pdma} GIT_AUTHOR_EMAIL=${email:-p2pdma@invalid} \
+		GIT_AUTHOR_DATE=${date:-@0} GIT_COMMITTER_DATE=${date:-@0} \
+		$GIT commit-tree "$tree" -p "$head")
+	rm -f "$msg"
+done < <(series_lines)
 
-	missing=$(overlay_files | while read -r f; do [ -n "${assigned[$f]:-}" ] || echo "$f"; done)
-	[ -z "$missing" ] || die "overlay files not assigned to any patch in patches/series:
+missing=$(overlay_files | while read -r f; do [ -n "${assigned[$f]:-}" ] || echo "$f"; done)
+[ -z "$missing" ] || die "overlay files not assigned to any patch in patches/series:
 $missing"
-fi
 
 unset GIT_INDEX_FILE
 $GIT checkout -q -B series "$head"
