@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 
 ALARMS = re.compile(r"WARNING:|BUG:|Oops|KASAN|UBSAN|"
                     r"possible circular locking|possible recursive locking|"
@@ -58,6 +59,10 @@ def kselftests(topo, path, tally):
         return
     prog, plan, seen, log = None, 0, 0, []
     for line in lines:
+        m = re.match(r"P2PDMA-HARNESS: insmod (\S+) failed", line)
+        if m:
+            tally.add(f"{topo}: load {os.path.basename(m.group(1))}", "FAIL")
+            continue
         m = re.match(r"P2PDMA-HARNESS: running (\S+)", line)
         if m:
             prog, plan, seen, log = m.group(1), 0, 0, []
@@ -106,17 +111,39 @@ def kunit_cases(node, prefix=""):
         yield from kunit_cases(sub, full if node.get("name") != "KUnit Test Group" else "")
 
 
+def ktap_documents(console):
+    """The console log cut into its top-level KTAP documents: the built-in
+    suites run at boot, and each test module loaded later prints its own."""
+    docs, cur = [], None
+    for line in open(console, errors="replace"):
+        if re.match(r"^(\[[ \d.]+\] )?K?TAP version \d+", line):
+            cur = []
+            docs.append(cur)
+        if cur is not None:
+            cur.append(line)
+    return ["".join(d) for d in docs]
+
+
+def kunit_parse(kunit_py, text):
+    with tempfile.NamedTemporaryFile("w", suffix=".log") as f:
+        f.write(text)
+        f.flush()
+        out = subprocess.run([sys.executable, kunit_py, "parse", "--json", f.name],
+                             capture_output=True, text=True)
+    m = re.search(r"^\{.*\}\s*$", out.stdout, re.S | re.M)
+    return json.loads(m.group(0)) if m else None
+
+
 def kunit(topo, console, kunit_py, tally):
     if not kunit_py:
         return
-    out = subprocess.run([sys.executable, kunit_py, "parse", "--json", console],
-                         capture_output=True, text=True)
-    m = re.search(r"^\{.*\}\s*$", out.stdout, re.S | re.M)
-    if not m:
-        tally.add(f"{topo}: kunit", "FAIL", "kunit.py produced no JSON")
-        return
-    data = json.loads(m.group(0))
-    cases = list(kunit_cases(data.get("tests", [{}])[0] if "tests" in data else data))
+    cases = []
+    for doc in ktap_documents(console):
+        data = kunit_parse(kunit_py, doc)
+        if data is None:
+            tally.add(f"{topo}: kunit", "FAIL", "kunit.py could not parse a KTAP document")
+            continue
+        cases += list(kunit_cases(data))
     if not cases:
         tally.add(f"{topo}: kunit", "FAIL", "no KUnit results in the console log")
     for name, status in cases:

@@ -18,6 +18,7 @@ if [ "${SERIES:-}" = none ]; then
 	SRC=$BUILD/linux-base OBJ=$BUILD/obj-base-$KCONFIG TAG=base
 else
 	SRC=$BUILD/linux OBJ=$BUILD/obj-$KCONFIG TAG=ours
+	FRAGS+=("$TOP/harness/kconfig/series.config")
 fi
 [ "$KCONFIG" = default ] || TAG+="-$KCONFIG"
 KSFT=$OBJ/kselftest
@@ -62,7 +63,8 @@ build_selftests() {
 		INSTALL_PATH="$KSFT-install" install
 	mkdir -p "$KSFT"
 	cp "$KSFT-install"/p2pdma/* "$KSFT/"
-	(cd "$KSFT" && ls | grep -E '_test$' >tests)
+	# The plan runs the tests in the order of the Makefile's TEST_GEN_PROGS.
+	sed -n 's/^p2pdma://p' "$KSFT-install/kselftest-list.txt" >"$KSFT/tests"
 }
 
 do_selftests() {

@@ -48,13 +48,32 @@ else
 fi
 unset GIT_INDEX_FILE
 
-# 3. kernel-doc -Wall on the series' C files and headers.
+# Warnings of a check, without line numbers, so that a file's warnings can
+# be compared with those of its base version.
+strip_lines() { sed -E 's/:[0-9]+(:[0-9]+)?:/:/' "$@" | sort -u; }
+
+# The warnings @f adds over its base version (all of them for a new file).
+new_warnings() { # new_warnings FILE SERIES-OUTPUT BASE-OUTPUT
+	strip_lines "$2" >"$tmp/w.series"
+	strip_lines "$3" >"$tmp/w.base"
+	comm -23 "$tmp/w.series" "$tmp/w.base"
+}
+
+# 3. kernel-doc -Wall on the series' C files and headers: no new warnings.
 for f in $files; do
-	if (cd "$src" && scripts/kernel-doc -none -Wall "$f") >"$tmp/kd" 2>&1 && [ ! -s "$tmp/kd" ]; then
+	(cd "$src" && scripts/kernel-doc -none -Wall "$f") >"$tmp/kd" 2>&1
+	: >"$tmp/kd.base"
+	if $GIT cat-file -e "base:$f" 2>/dev/null; then
+		mkdir -p "$tmp/base/$(dirname "$f")"
+		$GIT show "base:$f" >"$tmp/base/$f"
+		(cd "$tmp/base" && "$src/scripts/kernel-doc" -none -Wall "$f") >"$tmp/kd.base" 2>&1
+	fi
+	new=$(new_warnings "$f" "$tmp/kd" "$tmp/kd.base")
+	if [ -z "$new" ]; then
 		result "PASS kernel-doc $f"
 	else
-		cat "$tmp/kd"
-		result "FAIL kernel-doc $f: $(wc -l <"$tmp/kd") warnings"
+		echo "$new"
+		result "FAIL kernel-doc $f: $(echo "$new" | wc -l) new warnings"
 	fi
 done
 

@@ -17,7 +17,9 @@ done
 
 case $P2PDMA_PLAN in
 pci)
-	# Debugging aid: every PCI function with its extended capability IDs.
+	# Debugging aid: PAT memory types, every PCI function with its
+	# resources and extended capability IDs.
+	cat /sys/kernel/debug/x86/pat_memtype_list 2>/dev/null
 	for d in /sys/bus/pci/devices/*; do
 		caps=$(od -An -tx4 -j256 -N3840 -v "$d/config" 2>/dev/null | head -c 0)
 		echo "$(basename "$d") $(cat "$d/vendor"):$(cat "$d/device") class $(cat "$d/class")"
@@ -34,6 +36,11 @@ report)
 	./p2pmem_report
 	;;
 check)
+	# KUnit suites built as modules need the devices: load them now.
+	# Their KTAP goes to the kernel log, which the host parses.
+	for m in $(find /lib/modules -name '*_kunit.ko' 2>/dev/null); do
+		insmod "$m" expect="$P2PDMA_EXPECT" || echo "P2PDMA-HARNESS: insmod $m failed"
+	done
 	for t in $(cat tests); do
 		echo "P2PDMA-HARNESS: running $t"
 		./"$t"

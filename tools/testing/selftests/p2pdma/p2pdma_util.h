@@ -29,6 +29,7 @@
 #define MAX_NVME	8
 
 /* NVMe 1.4, 3.1.11 and 3.1.12: Controller Memory Buffer Location / Size. */
+#define CMBSZ_SQS	0x1u
 #define CMBSZ_RDS	0x8u
 #define CMBSZ_WDS	0x10u
 #define CMBSZ_SZU(x)	(((x) >> 8) & 0xf)

@@ -51,9 +51,33 @@ static int try_pair(struct nvme_fn *prov, struct nvme_fn *client)
 	return n == 4096 ? 0 : n < 0 ? (int)n : -EIO;
 }
 
+/*
+ * How the kernel says @client reaches @prov, from the P2PDMA debugfs view
+ * ("provider client map-type distance reason") when the kernel has one.
+ */
+static void pair_verdict(const char *prov, const char *client, char *buf, size_t len)
+{
+	char p[64], c[64], line[512];
+	int off;
+	FILE *f;
+
+	snprintf(buf, len, "%s", "how: this kernel has no P2PDMA debugfs view");
+	f = fopen(DEBUGFS "/paths", "r");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%63s %63s %n", p, c, &off) != 2 ||
+		    strcmp(p, prov) || strcmp(c, client))
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		snprintf(buf, len, "kernel: %s", line + off);
+	}
+	fclose(f);
+}
+
 static void show_pairs(struct nvme_fn *fns, int n)
 {
-	char path[PATH_MAX], how[256];
+	char buf[512];
 	int i, j, ret;
 
 	printf("pairs (client namespace DMA into provider memory):\n");
@@ -64,12 +88,9 @@ static void show_pairs(struct nvme_fn *fns, int n)
 			if (!fns[j].ns[0])
 				continue;
 			ret = try_pair(&fns[i], &fns[j]);
-			snprintf(path, sizeof(path), DEBUGFS "/%s/%s", fns[i].pci, fns[j].pci);
-			if (read_text(path, how, sizeof(how)))
-				snprintf(how, sizeof(how),
-					 "how: no P2PDMA debugfs view in this kernel");
+			pair_verdict(fns[i].pci, fns[j].pci, buf, sizeof(buf));
 			printf("  %s -> %s: %s (%s)\n", fns[j].ctrl, fns[i].pci,
-			       ret ? strerror(-ret) : "P2P works", how);
+			       ret ? strerror(-ret) : "P2P works", buf);
 		}
 	}
 }

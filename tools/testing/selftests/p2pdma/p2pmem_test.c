@@ -136,6 +136,41 @@ TEST(p2pmem_matches_cmb)
 	EXPECT_EQ(nvme_providers, count_providers());
 }
 
+/*
+ * The NVMe driver keeps its I/O submission queues in the CMB when the CMB
+ * supports them (CMBSZ.SQS): that memory is taken from the pool, and I/O
+ * to the namespace of that controller still works.
+ */
+TEST(nvme_sqs_in_cmb)
+{
+	struct nvme_fn fns[MAX_NVME];
+	int p = first_provider(fns, nvme_enumerate(fns, MAX_NVME));
+	uint64_t size, avail;
+	void *buf, *ref;
+
+	if (p < 0) {
+		ASSERT_TRUE(expect("none"));
+		SKIP(return, "no p2pmem provider in this topology");
+	}
+	if (!(fns[p].cmbsz & CMBSZ_SQS))
+		SKIP(return, "the CMB of %s does not support SQs", fns[p].pci);
+	ASSERT_EQ(0, p2pmem_read(fns[p].pci, "size", &size));
+	ASSERT_EQ(0, p2pmem_read(fns[p].pci, "available", &avail));
+	EXPECT_LT(avail, size) TH_LOG("no SQ memory was taken from the CMB");
+
+	ASSERT_EQ(0, posix_memalign(&buf, 4096, 1 << 20));
+	ref = malloc(1 << 20);
+	ASSERT_NE(NULL, ref);
+	fill_pattern(ref, 1 << 20, time(NULL));
+	memcpy(buf, ref, 1 << 20);
+	EXPECT_EQ(1 << 20, direct_io(fns[p].ns, true, buf, 1 << 20, 1 << 20));
+	memset(buf, 0, 1 << 20);
+	EXPECT_EQ(1 << 20, direct_io(fns[p].ns, false, buf, 1 << 20, 1 << 20));
+	EXPECT_EQ(0, memcmp(buf, ref, 1 << 20));
+	free(buf);
+	free(ref);
+}
+
 /* The attributes are read-only, allocate is for root only. */
 TEST(p2pmem_attr_modes)
 {
