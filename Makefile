@@ -5,7 +5,7 @@
 
 RUN := harness/run.sh
 
-.PHONY: all report check static deps prepare kernel boot series save reset clean help
+.PHONY: all report check static bench deps prepare kernel boot series save reset clean help
 
 ## make: build our kernel, boot the default topology, print a short report
 all: report
@@ -19,6 +19,12 @@ check:
 
 static:
 	@$(RUN) deps prepare kernel static
+
+## make bench: our P2PDMA against the base kernel's, ratios of medians over 5 rounds
+bench:
+	@$(RUN) deps prepare kernel selftests
+	@SERIES=none $(RUN) prepare kernel selftests
+	@harness/bench.sh
 
 deps:
 	@$(RUN) deps

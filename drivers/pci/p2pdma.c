@@ -1835,6 +1835,20 @@ static enum pci_p2pdma_map_type p2p_map_type(struct p2p_range *r,
 	return v.map;
 }
 
+/*
+ * The peer reaches the memory at its PCI bus address, which the IOMMU (if
+ * any) never sees: the segment is mapped once this is filled in, and the
+ * mark tells unmapping to leave it alone.
+ */
+static void p2p_sg_set_bus_addr(struct scatterlist *sg, u64 bus_off)
+{
+	phys_addr_t phys = page_to_phys(sg_page(sg)) + sg->offset;
+
+	sg_dma_mark_bus_address(sg);
+	sg_dma_len(sg) = sg->length;
+	sg->dma_address = phys + bus_off;
+}
+
 /**
  * pci_p2pdma_map_segment - prepare a P2PDMA segment for the DMA API
  * @state: per-call state, zero-initialised by the caller before the first
@@ -1866,11 +1880,8 @@ pci_p2pdma_map_segment(struct pci_p2pdma_map_state *state, struct device *dev,
 		state->bus_off = r->bus_off;
 	}
 
-	if (state->map == PCI_P2PDMA_MAP_BUS_ADDR) {
-		sg->dma_address = sg_phys(sg) + state->bus_off;
-		sg_dma_len(sg) = sg->length;
-		sg_dma_mark_bus_address(sg);
-	}
+	if (state->map == PCI_P2PDMA_MAP_BUS_ADDR)
+		p2p_sg_set_bus_addr(sg, state->bus_off);
 	return state->map;
 }
 EXPORT_SYMBOL_GPL(pci_p2pdma_map_segment);

@@ -35,6 +35,12 @@ pci)
 report)
 	./p2pmem_report
 	;;
+bench)
+	# One round of `make bench`: the module drives the kernel APIs, the
+	# tool the userspace paths; each prints "BENCH name value unit".
+	insmod ./test_p2pdma_bench.ko || echo "# insmod test_p2pdma_bench.ko failed"
+	./p2pdma_bench -t "${P2PDMA_BENCH_SECONDS:-1}"
+	;;
 check)
 	# KUnit suites built as modules need the devices: load them now.
 	# Their KTAP goes to the kernel log, which the host parses.

@@ -57,8 +57,8 @@ static int try_pair(struct nvme_fn *prov, struct nvme_fn *client)
  */
 static void pair_verdict(const char *prov, const char *client, char *buf, size_t len)
 {
-	char p[64], c[64], line[512];
-	int off;
+	char p[64], c[64], map[64], line[512];
+	int off, dist;
 	FILE *f;
 
 	snprintf(buf, len, "%s", "how: this kernel has no P2PDMA debugfs view");
@@ -66,11 +66,16 @@ static void pair_verdict(const char *prov, const char *client, char *buf, size_t
 	if (!f)
 		return;
 	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%63s %63s %n", p, c, &off) != 2 ||
+		if (sscanf(line, "%63s %63s %63s %d %n", p, c, map, &dist, &off) != 4 ||
 		    strcmp(p, prov) || strcmp(c, client))
 			continue;
 		line[strcspn(line, "\n")] = '\0';
-		snprintf(buf, len, "kernel: %s", line + off);
+		if (!strcmp(map, "bus-address"))
+			snprintf(buf, len, "by bus address, distance %d", dist);
+		else if (!strcmp(map, "through-host-bridge"))
+			snprintf(buf, len, "through the host bridge, distance %d", dist);
+		else
+			snprintf(buf, len, "kernel refuses: %.400s", line + off);
 	}
 	fclose(f);
 }
