@@ -45,8 +45,8 @@ if [ "$(cat "$SRC/.git/p2pdma-base" 2>/dev/null)" != "$basestamp" ]; then
 	mkdir -p "$SRC"
 	tar -xJf "$TARBALL" -C "$SRC" --strip-components=1
 	$GIT init -q -b series
-	$GIT config user.name "p2pdma harness"
-	$GIT config user.email "harness@p2pdma.invalid"
+	$GIT config user.name "p2pdma team"
+	$GIT config user.email "p2pdma@users.noreply.example"
 	$GIT config core.autocrlf false
 	$GIT config gc.auto 0
 	$GIT add -A -f .

@@ -109,6 +109,14 @@ do_static() {
 do_series() {
 	rm -rf "$BUILD/series"
 	git -C "$BUILD/linux" format-patch -q --cover-letter -o "$BUILD/series" base..series
+	# Subject and blurb of the cover letter come from patches/cover-letter.
+	python3 - "$BUILD/series/0000-cover-letter.patch" "$TOP/patches/cover-letter" <<-'PY'
+	import sys
+	cover, text = sys.argv[1], open(sys.argv[2]).read().split("\n", 1)
+	s = open(cover).read()
+	s = s.replace("*** SUBJECT HERE ***", text[0]).replace("*** BLURB HERE ***", text[1].strip())
+	open(cover, "w").write(s)
+	PY
 	echo ">> $(ls "$BUILD/series" | wc -l) files in build/series"
 }
 
