@@ -64,6 +64,24 @@ if [ "$(cat "$SRC/.git/p2pdma-series" 2>/dev/null)" = "$want" ] && ! local_work;
 fi
 refuse_if_local_work "the series changed"
 
+# An overlay file holds its final state; the patch that adds it gets it
+# as it was then: the final state minus the changes of the later patches.
+as_added() { # as_added FILE PATCH-INDEX  -> blob
+	local f=$1 i=$2 j idx=$SRC/.git/p2pdma-index-file
+
+	GIT_INDEX_FILE=$idx $GIT read-tree --empty
+	GIT_INDEX_FILE=$idx $GIT update-index --add \
+		--cacheinfo "100644,$($GIT hash-object -w "$TOP/$f"),$f"
+	for ((j = ${#names[@]} - 1; j > i; j--)); do
+		grep -qxF "diff --git a/$f b/$f" "$TOP/patches/${names[j]}" || continue
+		GIT_INDEX_FILE=$idx $GIT apply --cached -R --include="$f" \
+			"$TOP/patches/${names[j]}" 2>>"$LOGS/apply.err" ||
+			die "$f: cannot undo ${names[j]} to get it as ${names[i]} adds it"
+	done
+	GIT_INDEX_FILE=$idx $GIT ls-files -s "$f" | cut -d' ' -f2
+}
+mapfile -t names < <(series_lines | awk '{ print $1 }')
+
 export GIT_INDEX_FILE=$SRC/.git/p2pdma-index
 $GIT read-tree base
 head=$($GIT rev-parse base)
@@ -91,7 +109,7 @@ while read -r name files; do
 		[ -f "$TOP/$f" ] || die "patches/series: $name lists $f, which does not exist"
 		mode=100644
 		[ -x "$TOP/$f" ] && mode=100755
-		blob=$($GIT hash-object -w "$TOP/$f")
+		blob=$(as_added "$f" $((n - 1)))
 		$GIT update-index --add --cacheinfo "$mode,$blob,$f"
 		assigned[$f]=1
 	done

@@ -3,8 +3,11 @@
 # Carry the commits of build/linux (base..HEAD) back into the repository:
 # each commit becomes patches/NNNN-subject.patch with its changes to files
 # the base owns; files it adds (or that patches/owned lists as wholly ours)
-# go to the overlay at their kernel paths, listed after the patch's name in
-# patches/series.  Uncommitted edits in build/linux are refused, not lost.
+# go to the overlay at their kernel paths, in their final state, listed
+# after the name of the first patch that touches them in patches/series;
+# later patches carry their changes to such files as diffs (prepare.sh
+# works out the file as the first patch had it).  Uncommitted edits in
+# build/linux are refused, not lost.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -38,8 +41,15 @@ for c in $($GIT rev-list --reverse base..HEAD); do
 	n=$((n + 1))
 	name=$(printf '%04d-%s.patch' "$n" "$($GIT log -1 --format=%f "$c" | cut -c1-52)")
 	ours=() theirs=()
+	# A file the overlay holds enters the series whole with the first
+	# commit that touches it; later commits carry their changes to it as
+	# diffs, like changes to base files, so that every patch builds.
 	while IFS= read -r f; do
-		if owned "$f"; then ours+=("$f"); else theirs+=("$f"); fi
+		if [ -z "${seen[$f]:-}" ] && owned "$f"; then
+			ours+=("$f")
+		else
+			theirs+=("$f")
+		fi
 	done < <($GIT diff-tree -r --no-commit-id --name-only "$c")
 	{
 		$GIT log -1 --format='From: %an <%ae>%nDate: %aD%nSubject: [PATCH] %s%n%n%b' "$c"
@@ -52,7 +62,6 @@ for c in $($GIT rev-list --reverse base..HEAD); do
 	} >"$new/$name"
 	line=$name
 	for f in "${ours[@]}"; do
-		[ -n "${seen[$f]:-}" ] && continue
 		seen[$f]=1
 		$GIT cat-file -e "HEAD:$f" 2>/dev/null && line+=" $f"
 	done

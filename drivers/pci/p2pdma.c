@@ -901,6 +901,24 @@ static bool p2p_range_is_linked(struct p2p_range *r)
 	return linked;
 }
 
+/* How long unbinding waits between reports of memory still in use. */
+#define P2P_DRAIN_REPORT_SECS	10
+
+/*
+ * Memory still in use by a kernel user (or pinned for I/O) keeps the
+ * provider from going away; say so now and then rather than hang silently.
+ */
+static void p2p_range_wait_drained(struct p2p_range *r)
+{
+	struct pci_dev *pdev = r->p2p->pdev;
+
+	while (!wait_for_completion_timeout(&r->drained,
+					    P2P_DRAIN_REPORT_SECS * HZ))
+		pci_info(pdev, "waiting for %lu of %lu pages at %#llx to be freed\n",
+			 r->npages - p2p_range_avail(r), r->npages,
+			 r->pgmap.range.start);
+}
+
 /*
  * Stop handing out the range and wait until every unit has come back.
  * The range stays on the list meanwhile so that frees can still find it.
@@ -912,7 +930,7 @@ static void p2p_range_retire(void *data)
 	percpu_ref_kill(&r->pin);
 	if (p2p_range_is_linked(r))
 		p2p_revoke_user_maps(r->p2p->pdev);
-	wait_for_completion(&r->drained);
+	p2p_range_wait_drained(r);
 	p2p_range_unlink(r);
 }
 
