@@ -1746,6 +1746,9 @@ EXPORT_SYMBOL_GPL(pci_p2pmem_virt_to_bus);
 /*
  * Fill @n entries of @sgl with p2p memory for @length bytes in total: all
  * but the last entry take P2P_SGL_CHUNK bytes, the last takes the rest.
+ * The entries are marked as I/O memory, so that the scatterlist helpers
+ * never give the CPU a plain pointer to them.  sg_virt() is still the
+ * address to free: it is only passed back to pci_free_p2pmem().
  */
 static bool p2p_fill_sgl(struct pci_dev *pdev, struct scatterlist *sgl,
 			 unsigned int n, u32 length)
@@ -1759,7 +1762,8 @@ static bool p2p_fill_sgl(struct pci_dev *pdev, struct scatterlist *sgl,
 		addr = pci_alloc_p2pmem(pdev, len);
 		if (!addr)
 			break;
-		sg_set_buf(&sgl[i], addr, len);
+		sg_set_iomem_page(&sgl[i], virt_to_page(addr), len,
+				  offset_in_page(addr));
 	}
 	if (i == n)
 		return true;
@@ -1790,6 +1794,9 @@ static struct scatterlist *p2p_alloc_sgl(struct pci_dev *pdev,
  *
  * The memory is one contiguous chunk described by a single entry when
  * possible; otherwise it is made of chunks of up to 256 KiB, one entry each.
+ * Every entry is marked with sg_set_iomem_page(): users that touch the
+ * data with the CPU must go through the sg_copy_*() helpers or a mapping
+ * iterator started with %SG_MITER_IOMEM; sg_kmap() refuses the entries.
  *
  * Context: process context (the list itself is allocated GFP_KERNEL).
  *

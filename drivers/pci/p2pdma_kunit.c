@@ -42,6 +42,7 @@
 #include <linux/panic.h>
 #include <linux/pci.h>
 #include <linux/pci-p2pdma.h>
+#include <linux/random.h>
 #include <linux/scatterlist.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
@@ -1117,6 +1118,7 @@ static void p2p_check_sgl(struct kunit *test, struct scatterlist *sgl,
 		KUNIT_EXPECT_EQ(test, sg->offset, 0);
 		KUNIT_EXPECT_GT(test, sg->length, 0);
 		KUNIT_EXPECT_LE(test, sg->length, max_entry);
+		KUNIT_EXPECT_TRUE(test, sg_is_iomem(sg));
 		for (j = 0; j < DIV_ROUND_UP(sg->length, PAGE_SIZE); j++)
 			bad_pages += !is_pci_p2pdma_page(nth_page(sg_page(sg), j));
 		if (i + 1 == nents)
@@ -1154,6 +1156,49 @@ static void p2pdma_test_alloc_sgl(struct kunit *test)
 			avail - (u64)DIV_ROUND_UP(p->length, PAGE_SIZE) * PAGE_SIZE);
 	kunit_release_action(test, p2p_sgl_release, s);
 	KUNIT_EXPECT_EQ(test, p2p_available(test, pdev), avail);
+}
+
+/*
+ * The list points at the BAR: every entry says so, sg_kmap() refuses it,
+ * and the copy helpers move data in and out of it intact, also at offsets
+ * that straddle entries.
+ */
+static void p2pdma_test_sgl_is_iomem(struct kunit *test)
+{
+	const size_t len = SZ_1M, skip = PAGE_SIZE - 24;
+	struct pci_dev *pdev = p2p_need_provider(test);
+	struct scatterlist *sg;
+	struct p2p_sgl *s;
+	u8 *src, *dst;
+	unsigned int i;
+
+	s = p2p_sgl_alloc(test, pdev, len);
+	KUNIT_ASSERT_NOT_NULL(test, s);
+	src = kunit_kmalloc(test, len, GFP_KERNEL);
+	dst = kunit_kzalloc(test, len, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, src);
+	KUNIT_ASSERT_NOT_NULL(test, dst);
+
+	for_each_sg(s->sgl, sg, s->nents, i) {
+		KUNIT_EXPECT_TRUE(test, sg_is_iomem(sg));
+		KUNIT_EXPECT_NULL(test, sg_kmap(sg));
+	}
+
+	get_random_bytes(src, len);
+	KUNIT_EXPECT_EQ(test, sg_copy_from_buffer(s->sgl, s->nents, src, len), len);
+	KUNIT_EXPECT_EQ(test, sg_copy_to_buffer(s->sgl, s->nents, dst, len), len);
+	KUNIT_EXPECT_EQ(test, memcmp(src, dst, len), 0);
+
+	/* Partial copies at an offset that crosses a page. */
+	memset(dst, 0, len);
+	KUNIT_EXPECT_EQ(test, sg_pcopy_from_buffer(s->sgl, s->nents, src, 4096, skip), 4096);
+	KUNIT_EXPECT_EQ(test, sg_pcopy_to_buffer(s->sgl, s->nents, dst, 4096, skip), 4096);
+	KUNIT_EXPECT_EQ(test, memcmp(src, dst, 4096), 0);
+
+	/* Zeroing reaches the device memory too. */
+	KUNIT_EXPECT_EQ(test, sg_zero_buffer(s->sgl, s->nents, len, 0), len);
+	KUNIT_EXPECT_EQ(test, sg_copy_to_buffer(s->sgl, s->nents, dst, len), len);
+	KUNIT_EXPECT_TRUE(test, !memchr_inv(dst, 0, len));
 }
 
 /* No 1 MiB is contiguous any more: the list is made of smaller chunks. */
@@ -1838,6 +1883,7 @@ static struct kunit_case p2pdma_test_cases[] = {
 	KUNIT_CASE_PARAM(p2pdma_test_alloc_sgl, p2p_sgl_gen_params),
 	KUNIT_CASE(p2pdma_test_alloc_sgl_fragmented),
 	KUNIT_CASE(p2pdma_test_alloc_sgl_too_big),
+	KUNIT_CASE(p2pdma_test_sgl_is_iomem),
 	KUNIT_CASE_PARAM(p2pdma_test_free_invalid, p2p_bad_free_gen_params),
 	KUNIT_CASE(p2pdma_test_sysfs_counters),
 	KUNIT_CASE(p2pdma_test_publish_toggle),
