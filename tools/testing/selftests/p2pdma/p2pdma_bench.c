@@ -1,0 +1,419 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * p2pdma_bench - performance figures of PCI peer-to-peer memory, one line
+ * per metric:
+ *
+ *   BENCH <name> <value> <unit>
+ *   BENCH <name> n/a <unit>	(preceded by a "# reason" line)
+ *
+ * The in-kernel figures (alloc_*, map_sg_*, copy_to_iomem_*) come from the
+ * test_p2pdma_bench module through /sys/kernel/debug/p2pdma_bench/run;
+ * mmap_16m uses the provider's p2pmem/allocate file, and odirect_* copy
+ * between two NVMe namespaces that are not the provider's, through p2pmem
+ * or through RAM.  The odirect metrics OVERWRITE the first 16 MiB of both
+ * namespaces.  Not a test: the exit status is 0 whatever the figures.
+ *
+ * Usage: p2pdma_bench [-t seconds]	(time per metric, default 1.0)
+ */
+#define _GNU_SOURCE
+#include <time.h>
+
+#include "p2pdma_util.h"
+
+#define BENCH_RUN	"/sys/kernel/debug/p2pdma_bench/run"
+#define XFER		(64 * 1024)
+#define REGION		(16 << 20)	/* odirect: bytes cycled through */
+#define MMAP_LEN	(16 << 20)
+#define TOUCH		4096		/* mmap: one store per this many bytes */
+#define T_MAX		60.0		/* the module refuses ms > 60000 */
+
+static double seconds = 1.0;
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void result(const char *name, double value, int prec, const char *unit)
+{
+	printf("BENCH %s %.*f %s\n", name, prec, value, unit);
+}
+
+/* Give the metric as not available; the caller printed "# <name>: <why>". */
+static void not_available(const char *name, const char *unit)
+{
+	printf("BENCH %s n/a %s\n", name, unit);
+}
+
+/* ---- metrics measured by the test_p2pdma_bench module ---- */
+
+/* Write @cmd to the module and read its one-line answer into @res. */
+static int module_run(const char *cmd, char *res, size_t len)
+{
+	ssize_t n;
+	int fd, err = 0;
+
+	fd = open(BENCH_RUN, O_RDWR);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, cmd, strlen(cmd)) < 0) {
+		err = -errno;
+		goto out;
+	}
+	n = pread(fd, res, len - 1, 0);
+	if (n < 0) {
+		err = -errno;
+		goto out;
+	}
+	res[n] = '\0';
+	while (n > 0 && res[n - 1] == '\n')
+		res[--n] = '\0';
+out:
+	close(fd);
+	return err;
+}
+
+/* Value of "@key=<n>" in a result line. */
+static bool result_value(const char *line, const char *key, uint64_t *val)
+{
+	size_t klen = strlen(key);
+	const char *p = line;
+
+	while ((p = strstr(p, key))) {
+		if ((p == line || p[-1] == ' ') && p[klen] == '=') {
+			*val = strtoull(p + klen + 1, NULL, 10);
+			return true;
+		}
+		p += klen;
+	}
+	return false;
+}
+
+/*
+ * Run @cmd for the configured time and print scale * @num / @den, @num and
+ * @den being two keys of the module's answer.
+ */
+static void bench_module(const char *name, const char *unit, int prec,
+			 const char *cmd, const char *num, const char *den,
+			 double scale)
+{
+	char line[256], res[256];
+	uint64_t n, d, fails;
+	unsigned int ms;
+	int ret;
+
+	if (access(BENCH_RUN, F_OK)) {
+		printf("# %s: %s absent: test_p2pdma_bench not loaded (or debugfs not mounted)\n",
+		       name, BENCH_RUN);
+		not_available(name, unit);
+		return;
+	}
+	ms = seconds * 1000 + 0.5;
+	snprintf(line, sizeof(line), "%s ms=%u\n", cmd, ms ? ms : 1);
+	ret = module_run(line, res, sizeof(res));
+	if (ret) {
+		printf("# %s: \"%s\": %s\n", name, cmd, strerror(-ret));
+		not_available(name, unit);
+		return;
+	}
+	if (result_value(res, "unsupported", &n) && n) {
+		printf("# %s: \"%s\" is not supported by this kernel\n", name,
+		       cmd);
+		not_available(name, unit);
+		return;
+	}
+	if (!result_value(res, num, &n) || !result_value(res, den, &d) ||
+	    !n || !d) {
+		printf("# %s: \"%s\" -> \"%s\"\n", name, cmd, res);
+		not_available(name, unit);
+		return;
+	}
+	if (result_value(res, "fails", &fails) && fails)
+		printf("# %s: %llu allocations failed\n", name,
+		       (unsigned long long)fails);
+	result(name, scale * n / d, prec, unit);
+}
+
+/* ---- mmap_16m: map, touch and unmap 16 MiB of p2pmem/allocate ---- */
+
+static void bench_mmap(const struct nvme_fn *prov)
+{
+	const char *name = "mmap_16m", *unit = "MiB/s";
+	uint64_t avail, iters = 0;
+	double t0, t;
+	size_t off;
+	void *p;
+	int fd;
+
+	if (!prov) {
+		printf("# %s: no p2pmem provider\n", name);
+		not_available(name, unit);
+		return;
+	}
+	if (!p2pmem_read(prov->pci, "available", &avail) && avail < MMAP_LEN) {
+		printf("# %s: %s has only %llu bytes of p2pmem available\n",
+		       name, prov->pci, (unsigned long long)avail);
+		not_available(name, unit);
+		return;
+	}
+
+	t0 = now();
+	do {
+		fd = p2pmem_open(prov->pci);
+		if (fd < 0) {
+			printf("# %s: open %s p2pmem/allocate: %s\n", name,
+			       prov->pci, strerror(errno));
+			not_available(name, unit);
+			return;
+		}
+		p = mmap(NULL, MMAP_LEN, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 fd, 0);
+		if (p == MAP_FAILED) {
+			printf("# %s: mmap %d bytes of %s: %s\n", name,
+			       MMAP_LEN, prov->pci, strerror(errno));
+			not_available(name, unit);
+			close(fd);
+			return;
+		}
+		for (off = 0; off < MMAP_LEN; off += TOUCH)
+			io_write64((char *)p + off, off);
+		munmap(p, MMAP_LEN);
+		close(fd);
+		iters++;
+		t = now() - t0;
+	} while (t < seconds);
+
+	result(name, 16.0 * iters / t, 1, unit);
+}
+
+/* ---- odirect_*: namespace -> buffer -> namespace with O_DIRECT ---- */
+
+struct odirect {
+	const char *src;
+	const char *dst;
+	int sfd;
+	int dfd;
+	off_t region;	/* bytes of each namespace used, a multiple of XFER */
+};
+
+static off_t dev_size(int fd)
+{
+	off_t size = lseek(fd, 0, SEEK_END);
+
+	return size < 0 ? 0 : size;
+}
+
+/*
+ * Open the first two namespaces that are not the provider's (as the odirect
+ * fixture of p2pmem_test picks them) and seed the source from RAM.  Returns
+ * 0, or -1 with the reason in @why.
+ */
+static int odirect_setup(const struct nvme_fn *fns, int n, int prov,
+			 struct odirect *od, char *why, size_t len)
+{
+	off_t off, ssize, dsize;
+	void *ram = NULL;
+	ssize_t ret;
+	int i, j = 0;
+
+	od->sfd = -1;
+	od->dfd = -1;
+	if (prov < 0) {
+		snprintf(why, len, "no p2pmem provider");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (i == prov || !fns[i].ns[0])
+			continue;
+		if (!j++)
+			od->src = fns[i].ns;
+		else
+			od->dst = fns[i].ns;
+	}
+	if (j < 2) {
+		snprintf(why, len, "need two namespaces besides the provider's, found %d",
+			 j);
+		return -1;
+	}
+
+	od->sfd = open(od->src, O_RDWR | O_DIRECT);
+	if (od->sfd < 0) {
+		snprintf(why, len, "open %s: %s", od->src, strerror(errno));
+		return -1;
+	}
+	od->dfd = open(od->dst, O_WRONLY | O_DIRECT);
+	if (od->dfd < 0) {
+		snprintf(why, len, "open %s: %s", od->dst, strerror(errno));
+		return -1;
+	}
+	ssize = dev_size(od->sfd);
+	dsize = dev_size(od->dfd);
+	od->region = REGION;
+	if (ssize < od->region)
+		od->region = ssize;
+	if (dsize < od->region)
+		od->region = dsize;
+	od->region -= od->region % XFER;
+	if (!od->region) {
+		snprintf(why, len, "%s or %s is smaller than %d bytes", od->src,
+			 od->dst, XFER);
+		return -1;
+	}
+
+	if (posix_memalign(&ram, 4096, XFER)) {
+		snprintf(why, len, "out of memory");
+		return -1;
+	}
+	for (off = 0; off < od->region; off += XFER) {
+		fill_pattern(ram, XFER, 0x5eed0000u + off / XFER);
+		ret = pwrite(od->sfd, ram, XFER, off);
+		if (ret != XFER) {
+			snprintf(why, len, "seeding %s at %lld: %s", od->src,
+				 (long long)off,
+				 ret < 0 ? strerror(errno) : "short write");
+			free(ram);
+			return -1;
+		}
+	}
+	free(ram);
+	return 0;
+}
+
+static void odirect_teardown(struct odirect *od)
+{
+	if (od->sfd >= 0)
+		close(od->sfd);
+	if (od->dfd >= 0)
+		close(od->dfd);
+}
+
+/* Copy src -> @buf -> dst, XFER bytes at a time, for the configured time. */
+static void bench_odirect(const char *name, const struct odirect *od,
+			  void *buf, const char *what)
+{
+	off_t off = 0;
+	uint64_t bytes = 0;
+	double t0, t;
+	ssize_t ret;
+
+	t0 = now();
+	do {
+		ret = pread(od->sfd, buf, XFER, off);
+		if (ret != XFER) {
+			printf("# %s: read %s at %lld into %s: %s\n", name,
+			       od->src, (long long)off, what,
+			       ret < 0 ? strerror(errno) : "short read");
+			not_available(name, "MB/s");
+			return;
+		}
+		ret = pwrite(od->dfd, buf, XFER, off);
+		if (ret != XFER) {
+			printf("# %s: write %s at %lld from %s: %s\n", name,
+			       od->dst, (long long)off, what,
+			       ret < 0 ? strerror(errno) : "short write");
+			not_available(name, "MB/s");
+			return;
+		}
+		bytes += XFER;
+		off = (off + XFER) % od->region;
+		t = now() - t0;
+	} while (t < seconds);
+
+	result(name, bytes / t / 1e6, 1, "MB/s");
+}
+
+static void bench_odirect_all(const struct nvme_fn *fns, int n, int prov)
+{
+	struct odirect od = { 0 };
+	void *p2p, *ram;
+	char why[256];
+
+	if (odirect_setup(fns, n, prov, &od, why, sizeof(why))) {
+		printf("# odirect_p2p_64k: %s\n", why);
+		not_available("odirect_p2p_64k", "MB/s");
+		printf("# odirect_ram_64k: %s\n", why);
+		not_available("odirect_ram_64k", "MB/s");
+		odirect_teardown(&od);
+		return;
+	}
+
+	p2p = p2pmem_map(fns[prov].pci, XFER);
+	if (p2p == MAP_FAILED) {
+		printf("# odirect_p2p_64k: mmap %d bytes of %s: %s\n", XFER,
+		       fns[prov].pci, strerror(errno));
+		not_available("odirect_p2p_64k", "MB/s");
+	} else {
+		bench_odirect("odirect_p2p_64k", &od, p2p, "p2pmem");
+		munmap(p2p, XFER);
+	}
+
+	if (posix_memalign(&ram, 4096, XFER)) {
+		printf("# odirect_ram_64k: out of memory\n");
+		not_available("odirect_ram_64k", "MB/s");
+	} else {
+		bench_odirect("odirect_ram_64k", &od, ram, "RAM");
+		free(ram);
+	}
+	odirect_teardown(&od);
+}
+
+static void print_usage(const char *prog)
+{
+	fprintf(stderr, "usage: %s [-t seconds]\n"
+		"  -t  time spent on each metric, 0 < seconds <= %.0f (default 1.0)\n",
+		prog, T_MAX);
+}
+
+int main(int argc, char **argv)
+{
+	struct nvme_fn fns[MAX_NVME];
+	char *end;
+	int opt, n, prov;
+
+	while ((opt = getopt(argc, argv, "ht:")) != -1) {
+		switch (opt) {
+		case 't':
+			seconds = strtod(optarg, &end);
+			if (end == optarg || *end || !(seconds > 0) ||
+			    seconds > T_MAX) {
+				print_usage(argv[0]);
+				return 1;
+			}
+			break;
+		case 'h':
+			print_usage(argv[0]);
+			return 0;
+		default:
+			print_usage(argv[0]);
+			return 1;
+		}
+	}
+	if (optind != argc) {
+		print_usage(argv[0]);
+		return 1;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	bench_module("alloc_free_4k_1cpu", "pairs/s", 0,
+		     "alloc_free size=4096 threads=1", "ops", "ns", 1e9);
+	bench_module("alloc_free_4k_2cpu", "pairs/s", 0,
+		     "alloc_free size=4096 threads=2", "ops", "ns", 1e9);
+	bench_module("alloc_free_64k_2cpu", "pairs/s", 0,
+		     "alloc_free size=65536 threads=2", "ops", "ns", 1e9);
+	bench_module("alloc_sgl_1m", "pairs/s", 0,
+		     "alloc_sgl len=1048576", "ops", "ns", 1e9);
+	bench_module("map_sg_256", "ns/seg", 1,
+		     "map_sg nents=256", "ns", "segs", 1);
+	bench_module("copy_to_iomem_1m", "MB/s", 1,
+		     "copy_to_iomem len=1048576", "bytes", "ns", 1e3);
+
+	n = nvme_enumerate(fns, MAX_NVME);
+	prov = first_provider(fns, n);
+	bench_mmap(prov < 0 ? NULL : &fns[prov]);
+	bench_odirect_all(fns, n, prov);
+
+	return 0;
+}
