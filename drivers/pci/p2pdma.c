@@ -651,17 +651,32 @@ static int p2p_insert_user_page(struct vm_area_struct *vma, unsigned long i,
 	return ret;
 }
 
-/* Insert the units at @idx into @vma; give back the ones not inserted. */
+/* Pages inserted into a user mapping per vm_insert_pages() call. */
+#define P2P_INSERT_BATCH	32
+
+/*
+ * Insert the units at @idx into @vma, a batch at a time (one page table
+ * lock per batch); give back the ones not inserted.  Inserted pages hold
+ * the mapping's reference only, as with p2p_insert_user_page().
+ */
 static int p2p_map_user_run(struct vm_area_struct *vma, struct p2p_range *r,
 			    unsigned long idx, unsigned long npages)
 {
-	unsigned long i;
+	struct page *pages[P2P_INSERT_BATCH];
+	unsigned long i, j, n, left;
 	int ret = 0;
 
-	for (i = 0; i < npages && !ret; i++) {
-		ret = p2p_insert_user_page(vma, i, p2p_idx_to_page(r, idx + i));
-		if (ret)
-			p2p_range_free(r, idx + i, 1);
+	for (i = 0; i < npages && !ret; i += n) {
+		n = min_t(unsigned long, npages - i, P2P_INSERT_BATCH);
+		for (j = 0; j < n; j++)
+			pages[j] = p2p_idx_to_page(r, idx + i + j);
+		left = n;
+		ret = vm_insert_pages(vma, vma->vm_start + (i << PAGE_SHIFT),
+				      pages, &left);
+		for (j = 0; j < n - left; j++)
+			put_page(pages[j]);
+		for (; j < n; j++)
+			p2p_range_free(r, idx + i + j, 1);
 	}
 	for (; i < npages; i++)
 		p2p_range_free(r, idx + i, 1);
