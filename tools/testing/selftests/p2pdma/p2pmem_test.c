@@ -14,6 +14,7 @@
  * P2PDMA_IOMMU says whether the machine has an IOMMU (on, pt) or not (no).
  */
 #define _GNU_SOURCE
+#include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -352,6 +353,62 @@ TEST_F(p2pmem, mmap_fork)
 	EXPECT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0xfeedface, io_read64(&p[1])) TH_LOG("the child's store is shared");
 	EXPECT_EQ(before - len, available(_metadata, self->pci));
+	ASSERT_EQ(0, munmap(p, len));
+	EXPECT_EQ(before, available(_metadata, self->pci));
+}
+
+/* Unmapping part of a mapping gives back exactly those pages. */
+TEST_F(p2pmem, munmap_partial)
+{
+	uint64_t before = available(_metadata, self->pci);
+	size_t len = 8 * self->page;
+	uint8_t *p;
+
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(before - len, available(_metadata, self->pci));
+	/* A hole in the middle, then the tail. */
+	ASSERT_EQ(0, munmap(p + 2 * self->page, 3 * self->page));
+	EXPECT_EQ(before - 5 * self->page, available(_metadata, self->pci));
+	io_write64(p + 5 * self->page, 42);
+	EXPECT_EQ(42, io_read64(p + 5 * self->page));
+	ASSERT_EQ(0, munmap(p + 5 * self->page, 3 * self->page));
+	EXPECT_EQ(before - 2 * self->page, available(_metadata, self->pci));
+	ASSERT_EQ(0, munmap(p, 2 * self->page));
+	EXPECT_EQ(before, available(_metadata, self->pci));
+}
+
+/*
+ * MADV_DONTNEED drops pages of a shared device mapping: they go back to
+ * the pool at once, and touching that range again is an error (SIGBUS),
+ * never a silent new page of something else.
+ */
+TEST_F(p2pmem, madvise_dontneed)
+{
+	uint64_t before = available(_metadata, self->pci);
+	size_t len = 4 * self->page;
+	int status;
+	pid_t pid;
+	uint8_t *p;
+
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, madvise(p, 2 * self->page, MADV_DONTNEED))
+		TH_LOG("madvise: %s", strerror(errno));
+	EXPECT_EQ(before - 2 * self->page, available(_metadata, self->pci));
+
+	pid = fork();
+	ASSERT_GE(pid, 0);
+	if (pid == 0) {
+		io_write64(p, 1);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS)
+		TH_LOG("status %#x", status);
+
+	io_write64(p + 3 * self->page, 7);
+	EXPECT_EQ(7, io_read64(p + 3 * self->page));
 	ASSERT_EQ(0, munmap(p, len));
 	EXPECT_EQ(before, available(_metadata, self->pci));
 }
