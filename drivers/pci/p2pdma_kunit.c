@@ -1201,6 +1201,34 @@ static void p2pdma_test_sgl_is_iomem(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, !memchr_inv(dst, 0, len));
 }
 
+/*
+ * The I/O memory mark is for the CPU only: the DMA API maps a marked list
+ * exactly as before.  The provider reaches its own memory by bus address.
+ */
+static void p2pdma_test_sgl_iomem_dma_map(struct kunit *test)
+{
+	struct pci_dev *pdev = p2p_need_provider(test);
+	struct scatterlist *sg;
+	struct p2p_sgl *s;
+	unsigned int i;
+	int mapped;
+
+	s = p2p_sgl_alloc(test, pdev, SZ_1M);
+	KUNIT_ASSERT_NOT_NULL(test, s);
+	mapped = dma_map_sg(&pdev->dev, s->sgl, s->nents, DMA_TO_DEVICE);
+	KUNIT_ASSERT_EQ(test, mapped, (int)s->nents);
+	for_each_sg(s->sgl, sg, s->nents, i) {
+		KUNIT_EXPECT_TRUE(test, sg_is_iomem(sg));
+		KUNIT_EXPECT_TRUE(test, sg_dma_is_bus_address(sg));
+		KUNIT_EXPECT_EQ(test, sg_dma_address(sg),
+				pci_p2pmem_virt_to_bus(pdev, sg_virt(sg)));
+		KUNIT_EXPECT_EQ(test, sg_dma_len(sg), sg->length);
+	}
+	dma_unmap_sg(&pdev->dev, s->sgl, s->nents, DMA_TO_DEVICE);
+	for_each_sg(s->sgl, sg, s->nents, i)
+		KUNIT_EXPECT_TRUE(test, sg_is_iomem(sg));
+}
+
 /* No 1 MiB is contiguous any more: the list is made of smaller chunks. */
 static void p2pdma_test_alloc_sgl_fragmented(struct kunit *test)
 {
@@ -1884,6 +1912,7 @@ static struct kunit_case p2pdma_test_cases[] = {
 	KUNIT_CASE(p2pdma_test_alloc_sgl_fragmented),
 	KUNIT_CASE(p2pdma_test_alloc_sgl_too_big),
 	KUNIT_CASE(p2pdma_test_sgl_is_iomem),
+	KUNIT_CASE(p2pdma_test_sgl_iomem_dma_map),
 	KUNIT_CASE_PARAM(p2pdma_test_free_invalid, p2p_bad_free_gen_params),
 	KUNIT_CASE(p2pdma_test_sysfs_counters),
 	KUNIT_CASE(p2pdma_test_publish_toggle),
