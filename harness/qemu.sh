@@ -27,6 +27,10 @@ if [ "$layout" = switch ]; then
 	args+=(-device pcie-root-port,id=rp0,bus=pcie.0,chassis=1,slot=1
 	       -device x3130-upstream,id=up0,bus=rp0)
 fi
+# A spare memory BAR that no driver claims (ivshmem: 16 MiB, 64-bit,
+# prefetchable), for the KUnit tests that register and tear down ranges.
+args+=(-object memory-backend-ram,id=spare,size=16M
+       -device ivshmem-plain,memdev=spare,bus=pcie.0)
 i=0
 for cmb in ${cmbs//,/ }; do
 	img=$out/nvme$i.raw

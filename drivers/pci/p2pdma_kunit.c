@@ -1201,6 +1201,140 @@ static void p2pdma_test_sgl_is_iomem(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, !memchr_inv(dst, 0, len));
 }
 
+/* QEMU's ivshmem: a 64-bit prefetchable memory BAR no driver claims. */
+#define P2P_SPARE_VENDOR	0x1af4
+#define P2P_SPARE_DEVICE	0x1110
+#define P2P_SPARE_BAR		2
+
+struct p2p_spare {
+	struct pci_dev *pdev;
+	void *group;
+};
+
+static void p2p_spare_release(void *data)
+{
+	struct p2p_spare *sp = data;
+
+	if (sp->group)
+		devres_release_group(&sp->pdev->dev, sp->group);
+	pci_disable_device(sp->pdev);
+	pci_dev_put(sp->pdev);
+}
+
+/*
+ * The spare device, enabled, with a devres group open on it: everything
+ * pci_p2pdma_add_resource() registers goes away when the group is
+ * released, as it would when a provider's driver is unbound.
+ */
+static struct p2p_spare *p2p_spare_get(struct kunit *test)
+{
+	struct p2p_spare *sp;
+	struct pci_dev *pdev;
+
+	pdev = pci_get_device(P2P_SPARE_VENDOR, P2P_SPARE_DEVICE, NULL);
+	if (!pdev)
+		kunit_skip(test, "no spare BAR device (QEMU ivshmem-plain)");
+	sp = kunit_kzalloc(test, sizeof(*sp), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, sp);
+	sp->pdev = pdev;
+	KUNIT_ASSERT_EQ(test, pci_enable_device_mem(pdev), 0);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, p2p_spare_release, sp), 0);
+	KUNIT_ASSERT_GE(test, pci_resource_len(pdev, P2P_SPARE_BAR), (resource_size_t)SZ_16M);
+	sp->group = devres_open_group(&pdev->dev, NULL, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, sp->group);
+	return sp;
+}
+
+/* Tear the provider down now, as unbinding its driver would. */
+static void p2p_spare_teardown(struct kunit *test, struct p2p_spare *sp)
+{
+	devres_release_group(&sp->pdev->dev, sp->group);
+	sp->group = NULL;
+	KUNIT_EXPECT_FALSE(test, pci_has_p2pmem(sp->pdev));
+}
+
+/*
+ * Two ranges of one BAR make one provider: each serves allocations from
+ * its own part of the BAR, an overlapping third is refused, and tearing
+ * the provider down leaves nothing behind, so it can be set up again.
+ */
+static void p2pdma_test_several_ranges(struct kunit *test)
+{
+	struct p2p_spare *sp = p2p_spare_get(test);
+	struct pci_dev *pdev = sp->pdev;
+	pci_bus_addr_t bus = pci_bus_address(pdev, P2P_SPARE_BAR);
+	pci_bus_addr_t a_bus, b_bus;
+	int round;
+	void *a, *b;
+
+	for (round = 0; round < 2; round++) {
+		KUNIT_ASSERT_EQ(test, pci_p2pdma_add_resource(pdev, P2P_SPARE_BAR,
+							      SZ_4M, 0), 0);
+		KUNIT_ASSERT_EQ(test, pci_p2pdma_add_resource(pdev, P2P_SPARE_BAR,
+							      SZ_4M, SZ_8M), 0);
+		KUNIT_EXPECT_EQ(test, pci_p2pdma_add_resource(pdev, P2P_SPARE_BAR,
+							      SZ_4M, SZ_2M), -EBUSY);
+		/* Memory only counts for others once it is published. */
+		KUNIT_EXPECT_FALSE(test, pci_has_p2pmem(pdev));
+		pci_p2pmem_publish(pdev, true);
+		KUNIT_EXPECT_TRUE(test, pci_has_p2pmem(pdev));
+
+		/* Each range holds exactly one 4 MiB allocation. */
+		a = pci_alloc_p2pmem(pdev, SZ_4M);
+		b = pci_alloc_p2pmem(pdev, SZ_4M);
+		KUNIT_ASSERT_NOT_NULL(test, a);
+		KUNIT_ASSERT_NOT_NULL(test, b);
+		KUNIT_EXPECT_NULL(test, pci_alloc_p2pmem(pdev, PAGE_SIZE));
+		a_bus = pci_p2pmem_virt_to_bus(pdev, a);
+		b_bus = pci_p2pmem_virt_to_bus(pdev, b);
+		if (a_bus > b_bus)
+			swap(a_bus, b_bus);
+		KUNIT_EXPECT_EQ(test, a_bus, bus);
+		KUNIT_EXPECT_EQ(test, b_bus, bus + SZ_8M);
+
+		/* The memory is the BAR's: what is written reads back. */
+		WRITE_ONCE(*(u64 *)a, 0x1122334455667788ULL);
+		WRITE_ONCE(*(u64 *)(b + SZ_4M - 8), 0x8877665544332211ULL);
+		wmb();	/* drain write-combining buffers before reading back */
+		KUNIT_EXPECT_EQ(test, READ_ONCE(*(u64 *)a), 0x1122334455667788ULL);
+		KUNIT_EXPECT_EQ(test, READ_ONCE(*(u64 *)(b + SZ_4M - 8)),
+				0x8877665544332211ULL);
+
+		pci_free_p2pmem(pdev, a, SZ_4M);
+		pci_free_p2pmem(pdev, b, SZ_4M);
+		p2p_spare_teardown(test, sp);
+		sp->group = devres_open_group(&pdev->dev, NULL, GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, sp->group);
+	}
+}
+
+/*
+ * A registration that fails leaves the provider as it was: a bad range
+ * after a good one keeps the good one working, and a bad first range
+ * leaves no provider at all.
+ */
+static void p2pdma_test_failed_add_unwinds(struct kunit *test)
+{
+	struct p2p_spare *sp = p2p_spare_get(test);
+	struct pci_dev *pdev = sp->pdev;
+	void *a;
+
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_add_resource(pdev, P2P_SPARE_BAR,
+						      SZ_1M, 0), -EINVAL);
+	KUNIT_EXPECT_FALSE(test, pci_has_p2pmem(pdev));
+	KUNIT_EXPECT_NULL(test, rcu_access_pointer(pdev->p2pdma));
+
+	KUNIT_ASSERT_EQ(test, pci_p2pdma_add_resource(pdev, P2P_SPARE_BAR, SZ_2M, 0), 0);
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_add_resource(pdev, P2P_SPARE_BAR,
+						      SZ_32M, 0), -EINVAL);
+	a = pci_alloc_p2pmem(pdev, SZ_2M);
+	KUNIT_EXPECT_NOT_NULL(test, a);
+	if (a)
+		pci_free_p2pmem(pdev, a, SZ_2M);
+	p2p_spare_teardown(test, sp);
+	KUNIT_EXPECT_NULL(test, rcu_access_pointer(pdev->p2pdma));
+}
+
 /*
  * The I/O memory mark is for the CPU only: the DMA API maps a marked list
  * exactly as before.  The provider reaches its own memory by bus address.
@@ -1913,6 +2047,8 @@ static struct kunit_case p2pdma_test_cases[] = {
 	KUNIT_CASE(p2pdma_test_alloc_sgl_too_big),
 	KUNIT_CASE(p2pdma_test_sgl_is_iomem),
 	KUNIT_CASE(p2pdma_test_sgl_iomem_dma_map),
+	KUNIT_CASE(p2pdma_test_several_ranges),
+	KUNIT_CASE(p2pdma_test_failed_add_unwinds),
 	KUNIT_CASE_PARAM(p2pdma_test_free_invalid, p2p_bad_free_gen_params),
 	KUNIT_CASE(p2pdma_test_sysfs_counters),
 	KUNIT_CASE(p2pdma_test_publish_toggle),
