@@ -243,16 +243,46 @@ static int bench_alloc_free(const u32 *arg, char *res, size_t len)
 	return 0;
 }
 
+/*
+ * Timer of the single-threaded runs: run the body until @ms milliseconds
+ * have passed, yielding between iterations, and stop early on a fatal
+ * signal (then the run reports -EINTR instead of a result).
+ */
+struct bench_timer {
+	u64 start;
+	u64 now;
+	u64 deadline;
+};
+
+static void bench_timer_start(struct bench_timer *t, u32 ms)
+{
+	t->start = ktime_get_ns();
+	t->now = t->start;
+	t->deadline = t->start + (u64)ms * NSEC_PER_MSEC;
+}
+
+static bool bench_timer_running(struct bench_timer *t)
+{
+	cond_resched();
+	t->now = ktime_get_ns();
+	return t->now < t->deadline && !fatal_signal_pending(current);
+}
+
+static u64 bench_timer_ns(const struct bench_timer *t)
+{
+	return t->now - t->start;
+}
+
 /* ---- alloc_sgl: pci_p2pmem_alloc_sgl() + pci_p2pmem_free_sgl() ---- */
 
 static int bench_alloc_sgl(const u32 *arg, char *res, size_t len)
 {
-	u64 start, now, deadline, ops = 0, fails = 0;
 	struct scatterlist *sgl;
+	struct bench_timer t;
+	u64 ops = 0, fails = 0;
 	unsigned int nents;
 
-	start = ktime_get_ns();
-	deadline = start + (u64)arg[KEY_MS] * NSEC_PER_MSEC;
+	bench_timer_start(&t, arg[KEY_MS]);
 	do {
 		sgl = pci_p2pmem_alloc_sgl(provider, &nents, arg[KEY_LEN]);
 		if (sgl) {
@@ -261,15 +291,13 @@ static int bench_alloc_sgl(const u32 *arg, char *res, size_t len)
 		} else {
 			fails++;
 		}
-		cond_resched();
-		now = ktime_get_ns();
-	} while (now < deadline && !fatal_signal_pending(current));
+	} while (bench_timer_running(&t));
 
 	if (fatal_signal_pending(current))
 		return -EINTR;
 
-	scnprintf(res, len, "ops=%llu ns=%llu fails=%llu", ops, now - start,
-		  fails);
+	scnprintf(res, len, "ops=%llu ns=%llu fails=%llu", ops,
+		  bench_timer_ns(&t), fails);
 	return 0;
 }
 
@@ -287,8 +315,9 @@ static void bench_free_pages(struct scatterlist *sgl, unsigned int n)
 static int bench_map_sg(const u32 *arg, char *res, size_t len)
 {
 	unsigned int i, nents = arg[KEY_NENTS];
-	u64 start, now, deadline, ops = 0;
 	struct scatterlist *sgl, *sg;
+	struct bench_timer t;
+	u64 ops = 0;
 	void *addr;
 	int err = 0;
 
@@ -306,8 +335,7 @@ static int bench_map_sg(const u32 *arg, char *res, size_t len)
 		sg_set_page(sg, virt_to_page(addr), PAGE_SIZE, 0);
 	}
 
-	start = ktime_get_ns();
-	deadline = start + (u64)arg[KEY_MS] * NSEC_PER_MSEC;
+	bench_timer_start(&t, arg[KEY_MS]);
 	do {
 		if (!dma_map_sg(&peer->dev, sgl, nents, DMA_TO_DEVICE)) {
 			err = -EREMOTEIO;
@@ -315,15 +343,13 @@ static int bench_map_sg(const u32 *arg, char *res, size_t len)
 		}
 		dma_unmap_sg(&peer->dev, sgl, nents, DMA_TO_DEVICE);
 		ops++;
-		cond_resched();
-		now = ktime_get_ns();
-	} while (now < deadline && !fatal_signal_pending(current));
+	} while (bench_timer_running(&t));
 
 	if (fatal_signal_pending(current))
 		err = -EINTR;
 	else
 		scnprintf(res, len, "ops=%llu segs=%llu ns=%llu", ops,
-			  ops * nents, now - start);
+			  ops * nents, bench_timer_ns(&t));
 free:
 	/* @i is the number of pages allocated. */
 	bench_free_pages(sgl, i);
@@ -336,8 +362,9 @@ free:
 #ifdef SG_MITER_IOMEM
 static int bench_copy_to_iomem(const u32 *arg, char *res, size_t len)
 {
-	u64 start, now, deadline, ops = 0, bytes = 0;
 	u32 buflen = arg[KEY_LEN];
+	u64 ops = 0, bytes = 0;
+	struct bench_timer t;
 	struct scatterlist *sgl;
 	unsigned int nents;
 	int err = 0;
@@ -353,20 +380,17 @@ static int bench_copy_to_iomem(const u32 *arg, char *res, size_t len)
 	}
 	memset(buf, 0x5a, buflen);
 
-	start = ktime_get_ns();
-	deadline = start + (u64)arg[KEY_MS] * NSEC_PER_MSEC;
+	bench_timer_start(&t, arg[KEY_MS]);
 	do {
 		bytes += sg_copy_from_buffer(sgl, nents, buf, buflen);
 		ops++;
-		cond_resched();
-		now = ktime_get_ns();
-	} while (now < deadline && !fatal_signal_pending(current));
+	} while (bench_timer_running(&t));
 
 	if (fatal_signal_pending(current))
 		err = -EINTR;
 	else
 		scnprintf(res, len, "ops=%llu bytes=%llu ns=%llu", ops, bytes,
-			  now - start);
+			  bench_timer_ns(&t));
 	kvfree(buf);
 free_sgl:
 	pci_p2pmem_free_sgl(provider, sgl);
