@@ -111,6 +111,9 @@ def kunit_cases(node, prefix=""):
         yield from kunit_cases(sub, full if node.get("name") != "KUnit Test Group" else "")
 
 
+KTAP_LINE = re.compile(r"^(\[[ \d.]+\] )?\s*(K?TAP version |# |#$|ok |not ok |1\.\.)")
+
+
 def ktap_documents(console):
     """The console log cut into its top-level KTAP documents: the built-in
     suites run at boot, and each test module loaded later prints its own."""
@@ -119,7 +122,9 @@ def ktap_documents(console):
         if re.match(r"^(\[[ \d.]+\] )?K?TAP version \d+", line):
             cur = []
             docs.append(cur)
-        if cur is not None:
+        # Other kernel messages can land between the lines of a document
+        # (a late "clocksource:" line, a driver's log): keep only KTAP.
+        if cur is not None and KTAP_LINE.match(line):
             cur.append(line)
     return ["".join(d) for d in docs]
 
