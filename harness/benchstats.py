@@ -5,9 +5,13 @@
 Reads OUTDIR/{ours,base}-N/ktap.log ("BENCH name value unit" lines),
 prints one line per metric,
   bench: NAME ours=X base=Y unit=U ratio=R spread: ours=A% base=B%
-with medians over the rounds and the spread (max-min over the median), and
-writes OUTDIR/results.json.  R > 1 means ours is better: for rates it is
-ours/base, for times (units starting with "ns") base/ours.
+with medians over the rounds and the spread (max-min over the median), then
+  bench: zeroing ours zero_map_16m=X memset_io_16m=Y unit=U ratio=Z
+with Z = X/Y, both medians of OUR kernel: how close mapping p2pmem that has
+to be zeroed comes to a plain memset_io() of the same size on the same BAR
+(1 is the goal), and writes everything to OUTDIR/results.json.  R > 1 means
+ours is better: for rates it is ours/base, for times (units starting with
+"ns") base/ours.
 """
 import json
 import os
@@ -50,6 +54,19 @@ def fmt(x):
     return "n/a" if x is None else (f"{x:.4g}" if abs(x) < 1e5 else f"{x:.0f}")
 
 
+def zeroing(results):
+    """Our zero_map_16m against our memset_io_16m, as a dict."""
+    by_name = {r["name"]: r for r in results}
+    zm, ms = by_name.get("zero_map_16m", {}), by_name.get("memset_io_16m", {})
+    z, m = zm.get("ours"), ms.get("ours")
+    unit = zm.get("unit", ms.get("unit", "MiB/s"))
+    if zm and ms and zm["unit"] != ms["unit"]:
+        unit = f'{zm["unit"]}/{ms["unit"]}'
+        z = m = None    # not comparable
+    return {"zero_map_16m": z, "memset_io_16m": m, "unit": unit,
+            "ratio": z / m if z and m else None}
+
+
 def main():
     outdir, n = sys.argv[1], int(sys.argv[2])
     ours, units, order = collect(outdir, "ours", n)
@@ -72,8 +89,14 @@ def main():
               f"ratio={'n/a' if ratio is None else f'{ratio:.2f}'} "
               f"spread: ours={spread(o):.0f}% base={spread(b):.0f}% "
               f"rounds: {len(o)}/{len(b)}")
+    zero = zeroing(results)
+    zratio = "n/a" if zero["ratio"] is None else f"{zero['ratio']:.2f}"
+    print(f"bench: zeroing ours zero_map_16m={fmt(zero['zero_map_16m'])} "
+          f"memset_io_16m={fmt(zero['memset_io_16m'])} unit={zero['unit']} "
+          f"ratio={zratio}")
     with open(os.path.join(outdir, "results.json"), "w") as f:
-        json.dump({"rounds": n, "metrics": results}, f, indent=2)
+        json.dump({"rounds": n, "metrics": results, "zeroing": zero}, f,
+                  indent=2)
     print(f"(medians of {n} rounds; {os.path.join(outdir, 'results.json')})")
     return 0
 
