@@ -42,6 +42,12 @@
  *	memory (SG_MITER_IOMEM is defined); otherwise -> "unsupported=1".
  *	-> "ops=<copies> bytes=<bytes copied> ns=<elapsed>"
  *
+ *   memset_io [len=16777216] [ms=500]
+ *	allocates "len" bytes with pci_alloc_p2pmem() once and loops
+ *	memset_io() of zeroes over all of them: the device store bandwidth
+ *	that zeroing p2pmem for a user mapping can reach at best.
+ *	-> "ops=<passes> bytes=<ops * len> ns=<elapsed>"
+ *
  *   A command that fails gives "error=<errno name>", e.g. "error=ENOMEM",
  *   or "error=EREMOTEIO" when dma_map_sg() refuses the mapping.  An unknown
  *   command or key, or a value out of range, fails the write with -EINVAL.
@@ -57,6 +63,7 @@
 #include <linux/dma-mapping.h>
 #include <linux/err.h>
 #include <linux/fs.h>
+#include <linux/io.h>
 #include <linux/kthread.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
@@ -106,6 +113,7 @@ struct bench_cmd {
 	const char *name;
 	unsigned long keys;	/* BIT(KEY_*) of the keys it accepts */
 	int (*run)(const u32 *arg, char *res, size_t len);
+	u32 def[KEY_NR];	/* its own defaults; 0: bench_keys[].def */
 };
 
 /* Per open file: the result line the next read returns. */
@@ -405,6 +413,47 @@ static int bench_copy_to_iomem(const u32 *arg, char *res, size_t len)
 }
 #endif
 
+/* ---- memset_io: zero one p2pmem buffer over and over ---- */
+
+/*
+ * pci_alloc_p2pmem() gives the kernel's mapping of BAR memory as a plain
+ * pointer (the one virt_to_page() and pci_free_p2pmem() take); memset_io()
+ * wants that same address typed as I/O memory.  The one place it is cast.
+ */
+static void __iomem *bench_p2pmem_iomem(void *addr)
+{
+	return (void __force __iomem *)addr;
+}
+
+static int bench_memset_io(const u32 *arg, char *res, size_t len)
+{
+	u32 buflen = arg[KEY_LEN];
+	struct bench_timer t;
+	void __iomem *io;
+	u64 ops = 0;
+	void *buf;
+	int err = 0;
+
+	buf = pci_alloc_p2pmem(provider, buflen);
+	if (!buf)
+		return -ENOMEM;
+	io = bench_p2pmem_iomem(buf);
+
+	bench_timer_start(&t, arg[KEY_MS]);
+	do {
+		memset_io(io, 0, buflen);
+		ops++;
+	} while (bench_timer_running(&t));
+
+	if (fatal_signal_pending(current))
+		err = -EINTR;
+	else
+		scnprintf(res, len, "ops=%llu bytes=%llu ns=%llu", ops,
+			  ops * buflen, bench_timer_ns(&t));
+	pci_free_p2pmem(provider, buf, buflen);
+	return err;
+}
+
 /* ---- command parsing and the debugfs file ---- */
 
 static const struct bench_cmd bench_cmds[] = {
@@ -413,6 +462,8 @@ static const struct bench_cmd bench_cmds[] = {
 	{ "alloc_sgl", BIT(KEY_LEN) | BIT(KEY_MS), bench_alloc_sgl },
 	{ "map_sg", BIT(KEY_NENTS) | BIT(KEY_MS), bench_map_sg },
 	{ "copy_to_iomem", BIT(KEY_LEN) | BIT(KEY_MS), bench_copy_to_iomem },
+	{ "memset_io", BIT(KEY_LEN) | BIT(KEY_MS), bench_memset_io,
+	  { [KEY_LEN] = SZ_16M } },
 };
 
 static const char *bench_errname(int err)
@@ -456,7 +507,7 @@ static int bench_parse(char *line, const struct bench_cmd **cmdp, u32 *arg)
 		return -EINVAL;
 
 	for (i = 0; i < KEY_NR; i++)
-		arg[i] = bench_keys[i].def;
+		arg[i] = cmd->def[i] ?: bench_keys[i].def;
 
 	while ((tok = strsep(&s, " \t\n"))) {
 		if (!*tok)

@@ -24,31 +24,42 @@
 #define dev_fmt(fmt) "p2pdma: " fmt
 #define pr_fmt(fmt) "p2pdma: " fmt
 
+#include <kunit/static_stub.h>
+#include <kunit/visibility.h>
 #include <linux/bitfield.h>
 #include <linux/bitmap.h>
+#include <linux/cc_platform.h>
 #include <linux/completion.h>
 #include <linux/debugfs.h>
 #include <linux/device.h>
 #include <linux/dma-map-ops.h>
 #include <linux/err.h>
+#include <linux/fs.h>
+#include <linux/jiffies.h>
 #include <linux/log2.h>
 #include <linux/memremap.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
 #include <linux/notifier.h>
+#include <linux/pagemap.h>
 #include <linux/pci.h>
 #include <linux/pci-p2pdma.h>
 #include <linux/percpu.h>
 #include <linux/percpu-refcount.h>
+#include <linux/pfn_t.h>
 #include <linux/processor.h>
 #include <linux/random.h>
 #include <linux/rculist.h>
 #include <linux/scatterlist.h>
 #include <linux/seq_file.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
+#include <linux/string.h>
 #include <linux/sysfs.h>
 #include <linux/xarray.h>
+
+#include "pci.h"
 
 /* Per-CPU caches keep chunks of 1, 2, 4, ... 64 pages (up to 256 KiB). */
 #define P2P_CACHE_ORDERS		7
@@ -105,10 +116,15 @@ struct pci_p2pdma;
  * @base_pfn: page frame number of the first page
  * @npages: number of pages in the range
  * @bus_off: PCI bus address minus CPU physical address of the BAR
+ * @wc: the kernel's mapping of the range really is write-combining (see
+ *	p2p_range_granted_wc()); user mappings follow it
  * @lock: protects @used, @hint and @nr_free
  * @used: set bit = page allocated or sitting in a per-CPU cache
  * @hint: page index where the next search of @used starts (next fit)
  * @nr_free: number of clear bits in @used
+ * @zero: set bit = the page is known to hold only zeros (atomic bit ops);
+ *	see p2p_zero_for_user()
+ * @nr_zeroed: pages cleared for user space so far, for debugfs
  * @cache: per-CPU stocks of small chunks; NULL for small ranges
  * @pgmap: ZONE_DEVICE map of the range; last, as it ends in a flexible
  *	array
@@ -126,10 +142,13 @@ struct p2p_range {
 	unsigned long base_pfn;
 	unsigned long npages;
 	u64 bus_off;
+	bool wc;
 	spinlock_t lock;	/* the shared pool: @used, @hint, @nr_free */
 	unsigned long *used;
 	unsigned long hint;
 	unsigned long nr_free;
+	unsigned long *zero;
+	atomic_long_t nr_zeroed;
 	struct p2p_cpu_cache __percpu *cache;
 	struct dev_pagemap pgmap;
 };
@@ -141,6 +160,10 @@ struct p2p_range {
  * @ranges: registered ranges (RCU list, written under p2p_mutex)
  * @published: other drivers may use the memory (pci_p2pmem_find())
  * @map_cache: verdict per client, indexed by p2p_dev_key(); IRQ-safe lock
+ * @user_lock: protects @user_inode
+ * @user_inode: inode of p2pmem/allocate, held from its first mmap() until
+ *	the state goes away, so that teardown can revoke user mappings after
+ *	the file itself is gone
  *
  * Private to this file: struct pci_dev only holds an __rcu pointer to it.
  * It lives from the first successful pci_p2pdma_add_resource() until the
@@ -152,6 +175,8 @@ struct pci_p2pdma {
 	struct list_head ranges;
 	bool published;
 	struct xarray map_cache;
+	spinlock_t user_lock;	/* see above */
+	struct inode *user_inode;
 };
 
 /* Why a client cannot reach a provider. */
@@ -160,6 +185,8 @@ enum p2p_reason {
 	P2P_NOT_PCI,
 	P2P_ACS_REDIRECT,
 	P2P_HOST_BRIDGE,
+	P2P_UNTRUSTED,
+	P2P_CONFIG_ERROR,
 };
 
 /**
@@ -167,13 +194,16 @@ enum p2p_reason {
  * @map: how the client must address the provider's memory
  * @reason: why @map is PCI_P2PDMA_MAP_NOT_SUPPORTED, else P2P_OK
  * @hops: length of the path, meaningful unless refused
- * @blocker: p2p_dev_key() of the port whose ACS redirects the traffic
+ * @blocker: p2p_dev_key() of the port whose ACS redirects the traffic, or
+ *	of the device that is untrusted or whose config space could not be read
+ * @transient: derived from a failed config read; never cached
  */
 struct p2p_verdict {
 	enum pci_p2pdma_map_type map;
 	enum p2p_reason reason;
 	unsigned int hops;
 	unsigned long blocker;
+	bool transient;
 };
 
 /*
@@ -220,6 +250,12 @@ static struct page *p2p_idx_to_page(struct p2p_range *r, unsigned long idx)
 static void *p2p_idx_to_virt(struct p2p_range *r, unsigned long idx)
 {
 	return r->vaddr + (idx << PAGE_SHIFT);
+}
+
+/* The kernel mapping of the range is of a BAR: the CPU uses MMIO accessors. */
+static void __iomem *p2p_idx_to_iomem(struct p2p_range *r, unsigned long idx)
+{
+	return (void __force __iomem *)p2p_idx_to_virt(r, idx);
 }
 
 static bool p2p_range_holds(struct p2p_range *r, const void *addr)
@@ -429,6 +465,54 @@ static unsigned long p2p_cache_pages(struct p2p_range *r)
 }
 
 /* ---------------------------------------------------------------------
+ * Known-zero pages
+ *
+ * User space must never see what an earlier owner left in a page.  Pages
+ * are zeroed on their way into a user mapping unless @zero says they
+ * still hold the zeros of an earlier clearing: that is the case for a
+ * page that came back from user space clean (p2p_page_free()).  Kernel
+ * users get memory as it is, and lose the mark since they may write
+ * without telling anyone.
+ */
+
+/* Pages [@idx, @idx + @npages) go to a kernel user. */
+static void p2p_zero_forget(struct p2p_range *r, unsigned long idx,
+			    unsigned long npages)
+{
+	unsigned long bit = idx;
+
+	for_each_set_bit_from(bit, r->zero, idx + npages)
+		clear_bit(bit, r->zero);
+}
+
+/* Pages cleared per memset_io() call, between chances to reschedule. */
+#define P2P_ZERO_BATCH		256
+
+/*
+ * Pages [@idx, @idx + @npages), allocated by the caller, go to user space:
+ * clear those that may hold data, a run of pages per memset_io(), and mark
+ * them all known-zero.  May sleep.
+ */
+static void p2p_zero_for_user(struct p2p_range *r, unsigned long idx,
+			      unsigned long npages)
+{
+	unsigned long end = idx + npages, start = idx, stop;
+
+	might_sleep();
+	while ((start = find_next_zero_bit(r->zero, end, start)) < end) {
+		stop = find_next_bit(r->zero, end, start);
+		stop = min(stop, start + P2P_ZERO_BATCH);
+		memset_io(p2p_idx_to_iomem(r, start), 0,
+			  (stop - start) << PAGE_SHIFT);
+		atomic_long_add(stop - start, &r->nr_zeroed);
+		start = stop;
+		cond_resched();
+	}
+	for (start = idx; start < end; start++)
+		set_bit(start, r->zero);
+}
+
+/* ---------------------------------------------------------------------
  * Allocation units: chunks handed out, each holding one count on @pin
  */
 
@@ -457,14 +541,19 @@ static bool p2p_unit_clear(struct p2p_range *r, unsigned long idx,
 		       NULL) == tag;
 }
 
-/* Take room from the pool, draining the CPU caches if that helps. */
+/*
+ * Take room from the pool, draining the CPU caches if that helps.  Once
+ * the pool is used up, allocations keep failing (nvmet tries one for
+ * every request): only take every CPU's cache lock when the lockless
+ * count says the caches hold something.
+ */
 static long p2p_pool_take(struct p2p_range *r, unsigned long npages,
 			  unsigned long align_mask)
 {
 	long idx;
 
 	idx = p2p_pool_try(r, npages, align_mask);
-	if (idx < 0 && r->cache && p2p_cache_drain(r))
+	if (idx < 0 && p2p_cache_pages(r) && p2p_cache_drain(r))
 		idx = p2p_pool_try(r, npages, align_mask);
 	return idx;
 }
@@ -506,6 +595,7 @@ static void *p2p_range_alloc(struct p2p_range *r, unsigned long npages)
 		return NULL;
 	}
 	p2p_unit_mark(r, idx, npages);
+	p2p_zero_forget(r, idx, npages);
 	return p2p_idx_to_virt(r, idx);
 }
 
@@ -562,11 +652,19 @@ static unsigned long p2p_range_avail(struct p2p_range *r)
  * The last reference to a page mapped into user space is gone: give the
  * page back.  Kernel allocations never drop their page reference, so
  * only pages from p2pmem_alloc_mmap() should ever get here.
+ *
+ * The page was zero when it was mapped.  It still is unless it is dirty:
+ * zapping a dirty PTE and a write fault mark it so, and so does the block
+ * layer, the only user of FOLL_PCI_P2PDMA pins, when a device has written
+ * into it (bio_set_pages_dirty(), bio_release_pages()).
  */
 static void p2p_page_free(struct page *page)
 {
 	struct p2p_range *r = p2p_pgmap_to_range(page->pgmap);
 	unsigned long idx = page_to_pfn(page) - r->base_pfn;
+
+	if (TestClearPageDirty(page) && idx < r->npages)
+		clear_bit(idx, r->zero);
 
 	if (!p2p_range_free(r, idx, 1))
 		dev_err_once(&r->p2p->pdev->dev,
@@ -630,9 +728,7 @@ static DEVICE_ATTR_RO(published);
 /* User mappings use the cache mode of the kernel's mapping of the range. */
 static pgprot_t p2p_user_prot(const struct p2p_range *r, pgprot_t prot)
 {
-	if (r->pgmap.flags & PGMAP_WRITE_COMBINE)
-		return pgprot_writecombine(prot);
-	return pgprot_noncached(prot);
+	return r->wc ? pgprot_writecombine(prot) : pgprot_noncached(prot);
 }
 
 /*
@@ -677,6 +773,7 @@ static int p2p_map_user_run(struct vm_area_struct *vma, struct p2p_range *r,
 			put_page(pages[j]);
 		for (; j < n; j++)
 			p2p_range_free(r, idx + i + j, 1);
+		cond_resched();
 	}
 	for (; i < npages; i++)
 		p2p_range_free(r, idx + i, 1);
@@ -699,8 +796,7 @@ static long p2p_alloc_user(struct pci_dev *pdev, unsigned long npages,
 	p2p = rcu_dereference(pdev->p2pdma);
 	if (p2p)
 		list_for_each_entry_rcu(r, &p2p->ranges, node) {
-			if (like && (r->pgmap.flags ^ like->pgmap.flags) &
-				    PGMAP_WRITE_COMBINE)
+			if (like && r->wc != like->wc)
 				continue;
 			idx = p2p_range_alloc_user(r, npages);
 			if (idx >= 0) {
@@ -733,13 +829,55 @@ static int p2p_map_user_scattered(struct vm_area_struct *vma,
 			first = r;
 			vma->vm_page_prot = p2p_user_prot(r, vma->vm_page_prot);
 		}
+		p2p_zero_for_user(r, idx, 1);
 		ret = p2p_insert_user_page(vma, i, p2p_idx_to_page(r, idx));
 		if (ret) {
 			p2p_range_free(r, idx, 1);
 			return ret;
 		}
+		cond_resched();
 	}
 	return 0;
+}
+
+/*
+ * A write fault on a page that is mapped read-only, as after mprotect()
+ * took write access away and gave it back, or after clear_refs reset the
+ * soft-dirty bits, asks the mapping to make the page writable.  The page
+ * has no page cache mapping, so without this the core would retry the
+ * fault forever: say the page is ready, and locked, as the core expects.
+ */
+static vm_fault_t p2pmem_page_mkwrite(struct vm_fault *vmf)
+{
+	folio_lock(page_folio(vmf->page));
+	return VM_FAULT_LOCKED;
+}
+
+/* No ->close: kernfs cannot wrap it, and pages come back on their own. */
+static const struct vm_operations_struct p2pmem_vm_ops = {
+	.page_mkwrite = p2pmem_page_mkwrite,
+};
+
+/*
+ * Keep the inode of "allocate" from the first mmap() on: removing the file
+ * zaps the mappings it knows of, but a mapping whose mmap() was running at
+ * that time is only linked to the inode after this handler has returned.
+ * Teardown zaps it through the inode kept here (p2p_rezap_user_maps()).
+ * The file cannot be removed, nor the state freed, while this runs.
+ */
+static void p2p_note_user_inode(struct pci_dev *pdev, struct inode *inode)
+{
+	struct pci_p2pdma *p2p;
+
+	rcu_read_lock();
+	p2p = rcu_dereference(pdev->p2pdma);
+	if (p2p && !READ_ONCE(p2p->user_inode)) {
+		spin_lock(&p2p->user_lock);
+		if (!p2p->user_inode)
+			WRITE_ONCE(p2p->user_inode, igrab(inode));
+		spin_unlock(&p2p->user_lock);
+	}
+	rcu_read_unlock();
 }
 
 static int p2pmem_alloc_mmap(struct file *filp, struct kobject *kobj,
@@ -757,16 +895,26 @@ static int p2pmem_alloc_mmap(struct file *filp, struct kobject *kobj,
 	if (npages > p2p_sum_bytes(pdev, true) >> PAGE_SHIFT)
 		return -ENOMEM;
 
+	vma->vm_ops = &p2pmem_vm_ops;
+	p2p_note_user_inode(pdev, file_inode(filp));
+
 	idx = p2p_alloc_user(pdev, npages, &r, NULL);
 	if (idx < 0)
 		return p2p_map_user_scattered(vma, pdev, npages);
+	p2p_zero_for_user(r, idx, npages);
 	vma->vm_page_prot = p2p_user_prot(r, vma->vm_page_prot);
 	return p2p_map_user_run(vma, r, idx, npages);
 }
 
+/*
+ * Mode and size are ABI.  The size only exists so that tools which check a
+ * mapping's length against the file size (Python's mmap, for one) accept
+ * any mapping a pool can hold: there is nothing to read or write.
+ */
 static struct bin_attribute p2pmem_alloc_attr = {
-	.attr = { .name = "allocate", .mode = 0600 },
+	.attr = { .name = "allocate", .mode = 0660 },
 	.mmap = p2pmem_alloc_mmap,
+	.size = SZ_1T,
 };
 
 static struct attribute *p2pmem_attrs[] = {
@@ -798,11 +946,30 @@ static void p2p_revoke_user_maps(struct pci_dev *pdev)
 				     p2pmem_group.name);
 }
 
+/* Zap again every user mapping of "allocate", see p2p_note_user_inode(). */
+static void p2p_rezap_user_maps(struct pci_p2pdma *p2p)
+{
+	struct inode *inode;
+
+	spin_lock(&p2p->user_lock);
+	inode = p2p->user_inode;
+	spin_unlock(&p2p->user_lock);
+	if (inode)
+		unmap_mapping_range(inode->i_mapping, 0, 0, 1);
+}
+
 /* ---------------------------------------------------------------------
  * Provider state: created on the first registered range, torn down by
  * devres when the provider's driver goes away.  Each step registers its
  * undo right after it succeeds.
  */
+
+static void p2p_state_put_inode(void *data)
+{
+	struct pci_p2pdma *p2p = data;
+
+	iput(p2p->user_inode);
+}
 
 static void p2p_state_forget_verdicts(void *data)
 {
@@ -851,6 +1018,10 @@ static struct pci_p2pdma *p2p_state_create(struct pci_dev *pdev)
 	INIT_LIST_HEAD(&p2p->node);
 	INIT_LIST_HEAD(&p2p->ranges);
 	xa_init_flags(&p2p->map_cache, XA_FLAGS_LOCK_IRQ);
+	spin_lock_init(&p2p->user_lock);
+	ret = devm_add_action_or_reset(dev, p2p_state_put_inode, p2p);
+	if (ret)
+		return ERR_PTR(ret);
 	ret = devm_add_action_or_reset(dev, p2p_state_forget_verdicts, p2p);
 	if (ret)
 		return ERR_PTR(ret);
@@ -918,25 +1089,36 @@ static bool p2p_range_is_linked(struct p2p_range *r)
 
 /* How long unbinding waits between reports of memory still in use. */
 #define P2P_DRAIN_REPORT_SECS	10
+/* How often it zaps user mappings again meanwhile. */
+#define P2P_DRAIN_REZAP_MS	100
 
 /*
  * Memory still in use by a kernel user (or pinned for I/O) keeps the
  * provider from going away; say so now and then rather than hang silently.
+ * Pages may also still be mapped by a mapping that was being set up when
+ * "allocate" was removed: zap those as soon as they show up.
  */
 static void p2p_range_wait_drained(struct p2p_range *r)
 {
+	unsigned long report = jiffies + P2P_DRAIN_REPORT_SECS * HZ;
 	struct pci_dev *pdev = r->p2p->pdev;
 
 	while (!wait_for_completion_timeout(&r->drained,
-					    P2P_DRAIN_REPORT_SECS * HZ))
+					    msecs_to_jiffies(P2P_DRAIN_REZAP_MS))) {
+		p2p_rezap_user_maps(r->p2p);
+		if (time_before(jiffies, report))
+			continue;
 		pci_info(pdev, "waiting for %lu of %lu pages at %#llx to be freed\n",
 			 r->npages - p2p_range_avail(r), r->npages,
 			 r->pgmap.range.start);
+		report = jiffies + P2P_DRAIN_REPORT_SECS * HZ;
+	}
 }
 
 /*
- * Stop handing out the range and wait until every unit has come back.
- * The range stays on the list meanwhile so that frees can still find it.
+ * Stop handing out the range, and offering it (see p2p_has_mem()), and
+ * wait until every unit has come back.  The range stays on the list
+ * meanwhile so that frees can still find it.
  */
 static void p2p_range_retire(void *data)
 {
@@ -1000,6 +1182,10 @@ static int p2p_range_init_pool(struct p2p_range *r, struct device *dev)
 	r->used = devm_bitmap_zalloc(dev, r->npages, GFP_KERNEL);
 	if (!r->used)
 		return -ENOMEM;
+	/* Nothing is known of what the BAR holds yet. */
+	r->zero = devm_bitmap_zalloc(dev, r->npages, GFP_KERNEL);
+	if (!r->zero)
+		return -ENOMEM;
 
 	if (r->npages < P2P_CACHE_MIN_PAGES_PER_CPU * num_possible_cpus())
 		return 0;
@@ -1009,6 +1195,25 @@ static int p2p_range_init_pool(struct p2p_range *r, struct device *dev)
 	for_each_possible_cpu(cpu)
 		spin_lock_init(&per_cpu_ptr(r->cache, cpu)->lock);
 	return 0;
+}
+
+/*
+ * Whether the kernel's mapping of the range ended up write-combining.
+ * Asking for it is not enough: on x86 an earlier reservation of the BAR
+ * with another memory type (an ioremap(), or a mapping of the PCI
+ * resource file held across a rebind) makes PAT grant that type instead.
+ * A user mapping of a different type would alias the kernel's, which the
+ * architecture forbids, so user mappings follow what was granted.  Where
+ * there is no PAT, track_pfn_insert() leaves the request as it is.
+ */
+static bool p2p_range_granted_wc(struct p2p_range *r)
+{
+	pgprot_t wc = pgprot_writecombine(PAGE_KERNEL), prot = wc;
+
+	if (!(r->pgmap.flags & PGMAP_WRITE_COMBINE))
+		return false;
+	track_pfn_insert(NULL, &prot, pfn_to_pfn_t(r->base_pfn));
+	return pgprot_val(prot) == pgprot_val(wc);
 }
 
 static int p2p_range_create(struct pci_p2pdma *p2p, int bar, size_t size,
@@ -1035,6 +1240,7 @@ static int p2p_range_create(struct pci_p2pdma *p2p, int bar, size_t size,
 	if (IS_ERR(addr))
 		return PTR_ERR(addr);
 	r->vaddr = addr;
+	r->wc = p2p_range_granted_wc(r);
 
 	ret = devm_add_action_or_reset(dev, p2p_range_retire, r);
 	if (ret)
@@ -1112,6 +1318,23 @@ static int p2p_add_range(struct pci_dev *pdev, int bar, size_t size,
 }
 
 /**
+ * p2pdma_cc_guest - whether this is a guest with encrypted memory
+ *
+ * In such a guest (AMD SEV, Intel TDX) every DMA goes through swiotlb
+ * bounce buffers in shared memory, and the bounce paths refuse P2PDMA
+ * pages: no device could ever reach provider memory, so none is offered.
+ * A function of its own, so that KUnit can give both answers.
+ *
+ * Return: true in a guest whose memory is encrypted.
+ */
+VISIBLE_IF_KUNIT bool p2pdma_cc_guest(void)
+{
+	KUNIT_STATIC_STUB_REDIRECT(p2pdma_cc_guest);
+	return cc_platform_has(CC_ATTR_GUEST_MEM_ENCRYPT);
+}
+EXPORT_SYMBOL_IF_KUNIT(p2pdma_cc_guest);
+
+/**
  * pci_p2pdma_add_resource - offer part of a BAR as peer-to-peer memory
  * @pdev: the provider
  * @bar: index of a memory BAR of @pdev
@@ -1131,6 +1354,8 @@ static int p2p_add_range(struct pci_dev *pdev, int bar, size_t size,
  * Context: process context, typically the probe routine of @pdev's driver.
  *
  * Return: 0 on success, or a negative errno with nothing left behind:
+ *  * -EOPNOTSUPP - this is a guest with encrypted memory, where no device
+ *    can DMA to a BAR (see p2pdma_cc_guest())
  *  * -EINVAL - @bar is not an assigned memory BAR, the range does not fit
  *    in it or is badly aligned, or the memory hotplug core rejected it
  *  * -EBUSY - the range overlaps one already added for @pdev
@@ -1149,6 +1374,11 @@ int pci_p2pdma_add_resource(struct pci_dev *pdev, int bar, size_t size,
 	ret = p2p_check_resource(pdev, bar, &size, offset);
 	if (ret)
 		return ret;
+	if (p2pdma_cc_guest()) {
+		pci_info(pdev, "BAR %d: no peer-to-peer memory in a guest with encrypted memory: DMA is always bounced\n",
+			 bar);
+		return -EOPNOTSUPP;
+	}
 
 	group = devres_open_group(&pdev->dev, NULL, GFP_KERNEL);
 	if (!group)
@@ -1215,13 +1445,22 @@ static struct pci_dev *p2p_common_upstream(struct pci_dev *a,
 }
 
 /* P2P Request/Completion Redirect or Egress Control sends traffic up. */
-static bool p2p_acs_redirects(struct pci_dev *pdev)
+/*
+ * Whether @pdev's ACS redirects peer-to-peer requests.  A read that fails
+ * (all ones: the port is unplugged, or in D3cold) counts as a redirect,
+ * the safe answer, and sets @failed: such a verdict must not be cached.
+ */
+static bool p2p_acs_redirects(struct pci_dev *pdev, bool *failed)
 {
 	u16 ctrl;
 
 	if (!pdev->acs_cap)
 		return false;
 	pci_read_config_word(pdev, pdev->acs_cap + PCI_ACS_CTRL, &ctrl);
+	if (PCI_POSSIBLE_ERROR(ctrl)) {
+		*failed = true;
+		return true;
+	}
 	return ctrl & (PCI_ACS_RR | PCI_ACS_CR | PCI_ACS_EC);
 }
 
@@ -1232,12 +1471,13 @@ static bool p2p_acs_redirects(struct pci_dev *pdev)
  * (multi-function or ARI) device.
  */
 static struct pci_dev *p2p_acs_blocker(struct pci_dev *dev,
-				       struct pci_dev *top, bool self)
+				       struct pci_dev *top, bool self,
+				       bool *failed)
 {
 	if (!self && dev != top)
 		dev = pci_upstream_bridge(dev);
 	for (; dev && dev != top; dev = pci_upstream_bridge(dev))
-		if (p2p_acs_redirects(dev))
+		if (p2p_acs_redirects(dev, failed))
 			return dev;
 	return NULL;
 }
@@ -1251,18 +1491,19 @@ static bool p2p_same_bus(struct pci_dev *a, struct pci_dev *b)
 static bool p2p_switch_path(struct pci_dev *provider, struct pci_dev *client,
 			    struct p2p_verdict *v)
 {
-	bool peers = p2p_same_bus(provider, client);
+	bool peers = p2p_same_bus(provider, client), failed = false;
 	struct pci_dev *top, *blocker;
 
 	top = p2p_common_upstream(provider, client, &v->hops);
 	if (!top)
 		return false;
 
-	blocker = p2p_acs_blocker(provider, top, peers) ?:
-		  p2p_acs_blocker(client, top, peers);
+	blocker = p2p_acs_blocker(provider, top, peers, &failed) ?:
+		  p2p_acs_blocker(client, top, peers, &failed);
 	if (blocker) {
-		v->reason = P2P_ACS_REDIRECT;
+		v->reason = failed ? P2P_CONFIG_ERROR : P2P_ACS_REDIRECT;
 		v->blocker = p2p_dev_key(blocker);
+		v->transient = failed;
 		return false;
 	}
 	v->map = PCI_P2PDMA_MAP_BUS_ADDR;
@@ -1321,6 +1562,7 @@ static bool p2p_root_bus_routes_p2p(struct pci_bus *bus)
 		bus = bus->parent;
 	if (pci_bus_read_config_dword(bus, PCI_DEVFN(0, 0), PCI_VENDOR_ID, &id))
 		return false;
+	/* All ones is no ID on any allow-list: a refusal, as it should be */
 	return p2p_id_routes_p2p(id & 0xffff, id >> 16);
 }
 
@@ -1361,12 +1603,32 @@ static bool p2p_host_path(struct pci_dev *provider, struct pci_dev *client,
 	return true;
 }
 
+/*
+ * Devices that the platform does not trust (behind an external-facing
+ * port, say Thunderbolt) get their DMA confined by the IOMMU; letting them
+ * reach a BAR directly, or a peer reach theirs, would get around that.
+ */
+static bool p2p_untrusted(struct pci_dev *provider, struct pci_dev *client,
+			  struct p2p_verdict *v)
+{
+	struct pci_dev *bad = provider->untrusted ? provider :
+			      client->untrusted ? client : NULL;
+
+	if (!bad)
+		return false;
+	v->reason = P2P_UNTRUSTED;
+	v->blocker = p2p_dev_key(bad);
+	return true;
+}
+
 /* Work out the verdict from the topology.  Never sleeps. */
 static void p2p_compute(struct pci_dev *provider, struct pci_dev *client,
 			struct p2p_verdict *v)
 {
 	*v = (struct p2p_verdict) { .map = PCI_P2PDMA_MAP_NOT_SUPPORTED };
 
+	if (p2p_untrusted(provider, client, v))
+		return;
 	if (p2p_switch_path(provider, client, v))
 		return;
 	p2p_host_path(provider, client, v);
@@ -1388,19 +1650,36 @@ static void p2p_verdict_unpack(unsigned long val, struct p2p_verdict *v)
 	v->blocker = FIELD_GET(P2P_V_BLOCKER, val);
 }
 
-/* Remember a verdict; on failure it is simply computed again next time. */
-static void p2p_verdict_store(struct pci_p2pdma *p2p, unsigned long key,
+/*
+ * Remember a verdict; on failure it is simply computed again next time.
+ *
+ * A client that is being removed may still be looked at (a debugfs read
+ * or a distance query holding a reference), after p2p_pci_notify() erased
+ * its entry: a verdict stored then would be inherited by the next device
+ * at the same address.  Removal clears PCI_DEV_ADDED before the notifier
+ * runs, and the notifier erases under the xarray lock, so checking the
+ * flag under that lock is enough: either the store comes first and is
+ * erased, or it sees the flag clear.
+ */
+static void p2p_verdict_store(struct pci_p2pdma *p2p, struct pci_dev *client,
 			      const struct p2p_verdict *v, bool atomic)
 {
 	void *entry = xa_mk_value(p2p_verdict_pack(v));
+	unsigned long key = p2p_dev_key(client);
 	unsigned long flags;
 
-	if (!atomic) {
-		xa_store_irq(&p2p->map_cache, key, entry, GFP_KERNEL);
+	if (v->transient)
 		return;
+	if (!atomic) {
+		/* Preallocate outside the lock: the store below cannot sleep */
+		if (xa_reserve_irq(&p2p->map_cache, key, GFP_KERNEL))
+			return;
 	}
 	xa_lock_irqsave(&p2p->map_cache, flags);
-	__xa_store(&p2p->map_cache, key, entry, GFP_ATOMIC | __GFP_NOWARN);
+	if (pci_dev_is_added(client))
+		__xa_store(&p2p->map_cache, key, entry, GFP_ATOMIC | __GFP_NOWARN);
+	else
+		__xa_erase(&p2p->map_cache, key);
 	xa_unlock_irqrestore(&p2p->map_cache, flags);
 }
 
@@ -1416,7 +1695,7 @@ static void p2p_verdict_cached(struct pci_p2pdma *p2p, struct pci_dev *client,
 		return;
 	}
 	p2p_compute(p2p->pdev, client, v);
-	p2p_verdict_store(p2p, key, v, atomic);
+	p2p_verdict_store(p2p, client, v, atomic);
 }
 
 /*
@@ -1455,6 +1734,17 @@ static const char *p2p_reason_text(const struct p2p_verdict *v, char *buf,
 		return buf;
 	case P2P_HOST_BRIDGE:
 		return "the path crosses a host bridge not known to forward peer-to-peer traffic";
+	case P2P_UNTRUSTED:
+		p2p_key_name(v->blocker, port, sizeof(port));
+		snprintf(buf, len, "%s is untrusted (behind an external-facing port)",
+			 port);
+		return buf;
+	case P2P_CONFIG_ERROR:
+		p2p_key_name(v->blocker, port, sizeof(port));
+		snprintf(buf, len,
+			 "the config space of %s could not be read (removed, or powered off?)",
+			 port);
+		return buf;
 	}
 	return "unknown";
 }
@@ -1552,9 +1842,24 @@ int pci_p2pdma_distance_many(struct pci_dev *provider, struct device **clients,
 }
 EXPORT_SYMBOL_GPL(pci_p2pdma_distance_many);
 
+/*
+ * Published, with a range that is not being torn down.  Retiring a range
+ * starts with killing its pin, so a provider that is going away stops
+ * being offered (pci_p2pmem_find_many(), pci_has_p2pmem() and so
+ * pci_p2pdma_enable_store()) before anything else happens to it.  Call
+ * under rcu_read_lock() or p2p_mutex.
+ */
 static bool p2p_has_mem(struct pci_p2pdma *p2p)
 {
-	return READ_ONCE(p2p->published) && !list_empty(&p2p->ranges);
+	struct p2p_range *r;
+
+	if (!READ_ONCE(p2p->published))
+		return false;
+	list_for_each_entry_rcu(r, &p2p->ranges, node,
+				lockdep_is_held(&p2p_mutex))
+		if (!percpu_ref_is_dying(&r->pin))
+			return true;
+	return false;
 }
 
 /**
@@ -1930,10 +2235,40 @@ EXPORT_SYMBOL_GPL(pci_p2pdma_map_segment);
  * Helpers for configfs/sysfs "use p2p memory" attributes (nvmet)
  */
 
+/*
+ * The boolean words of a "use p2p memory" attribute, false ones at even
+ * indexes.  Unlike kstrtobool(), which only looks at the first letters,
+ * the whole word must match: "nvme0" or "10" are typos of a device name,
+ * not booleans.
+ */
+static const char *const p2p_bool_words[] = {
+	"0", "1", "n", "y", "no", "yes", "f", "t", "off", "on", "false", "true",
+};
+
+/* Parse a whole boolean word, in any case, with an optional newline. */
+static int p2p_parse_bool(const char *page, bool *val)
+{
+	size_t len = strcspn(page, "\n");
+	unsigned int i;
+
+	if (page[len] && page[len + 1])
+		return -EINVAL;
+	for (i = 0; i < ARRAY_SIZE(p2p_bool_words); i++) {
+		if (strlen(p2p_bool_words[i]) == len &&
+		    !strncasecmp(page, p2p_bool_words[i], len)) {
+			*val = i & 1;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
 /**
  * pci_p2pdma_enable_store - parse a "use p2p memory" attribute
- * @page: the string written: a boolean word, or the name of a PCI device
- *	("0000:01:00.0") whose published p2p memory must be used
+ * @page: the string written: a boolean word (0, 1, n, y, no, yes, f, t,
+ *	off, on, false or true, in any case), or the name of a PCI device
+ *	("0000:01:00.0") whose published p2p memory must be used; one
+ *	trailing newline is ignored
  * @p2p_dev: set to the named device, with a reference the caller must
  *	drop with pci_dev_put(), or to NULL for a boolean
  * @use_p2pdma: set to whether p2p memory should be used
@@ -1966,8 +2301,7 @@ int pci_p2pdma_enable_store(const char *page, struct pci_dev **p2p_dev,
 		return 0;
 	}
 
-	/* kstrtobool() reads only the start: "0000:7f:00.0" is no "0". */
-	if (strchr(page, ':') || kstrtobool(page, &enable)) {
+	if (p2p_parse_bool(page, &enable)) {
 		pr_err("%.*s is neither a boolean nor a PCI device\n",
 		       (int)strcspn(page, "\n"), page);
 		return -ENODEV;
@@ -1980,7 +2314,7 @@ EXPORT_SYMBOL_GPL(pci_p2pdma_enable_store);
 
 /**
  * pci_p2pdma_enable_show - show a "use p2p memory" attribute
- * @page: page-sized, page-aligned buffer to write to
+ * @page: buffer of at least PAGE_SIZE bytes to write to, with any alignment
  * @p2p_dev: device chosen with pci_p2pdma_enable_store(), or NULL
  * @use_p2pdma: whether p2p memory is to be used
  *
@@ -1992,11 +2326,12 @@ EXPORT_SYMBOL_GPL(pci_p2pdma_enable_store);
 ssize_t pci_p2pdma_enable_show(char *page, struct pci_dev *p2p_dev,
 			       bool use_p2pdma)
 {
+	/* Not sysfs_emit(): callers may pass buffers that are not pages. */
 	if (!use_p2pdma)
-		return sysfs_emit(page, "0\n");
+		return scnprintf(page, PAGE_SIZE, "0\n");
 	if (!p2p_dev)
-		return sysfs_emit(page, "1\n");
-	return sysfs_emit(page, "%s\n", pci_name(p2p_dev));
+		return scnprintf(page, PAGE_SIZE, "1\n");
+	return scnprintf(page, PAGE_SIZE, "%s\n", pci_name(p2p_dev));
 }
 EXPORT_SYMBOL_GPL(pci_p2pdma_enable_show);
 
@@ -2004,18 +2339,38 @@ EXPORT_SYMBOL_GPL(pci_p2pdma_enable_show);
  * debugfs: /sys/kernel/debug/p2pdma/{providers,paths}
  */
 
+/*
+ * The cache mode each range was granted, in order ("wc,uc"), then the
+ * bytes cleared for user space so far.
+ */
+static void p2p_dbg_show_ranges(struct seq_file *m, struct pci_p2pdma *p2p)
+{
+	unsigned long zeroed = 0;
+	const char *sep = "";
+	struct p2p_range *r;
+
+	list_for_each_entry_rcu(r, &p2p->ranges, node,
+				lockdep_is_held(&p2p_mutex)) {
+		seq_printf(m, "%s%s", sep, r->wc ? "wc" : "uc");
+		zeroed += atomic_long_read(&r->nr_zeroed);
+		sep = ",";
+	}
+	seq_printf(m, "%s %llu\n", *sep ? "" : "-", (u64)zeroed << PAGE_SHIFT);
+}
+
 static int p2p_dbg_providers_show(struct seq_file *m, void *unused)
 {
 	struct pci_p2pdma *p2p;
 	struct pci_dev *pdev;
 
-	seq_puts(m, "# provider size available published\n");
+	seq_puts(m, "# provider size available published cache-modes zeroed\n");
 	mutex_lock(&p2p_mutex);
 	list_for_each_entry(p2p, &p2p_providers, node) {
 		pdev = p2p->pdev;
-		seq_printf(m, "%s %llu %llu %d\n", pci_name(pdev),
+		seq_printf(m, "%s %llu %llu %d ", pci_name(pdev),
 			   p2p_sum_bytes(pdev, false), p2p_sum_bytes(pdev, true),
 			   READ_ONCE(p2p->published));
+		p2p_dbg_show_ranges(m, p2p);
 	}
 	mutex_unlock(&p2p_mutex);
 	return 0;
@@ -2051,12 +2406,36 @@ static int p2p_dbg_paths_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(p2p_dbg_paths);
 
+/*
+ * Any write drops every cached verdict, for an administrator who changed
+ * ACS (setpci) or anything else the verdicts depend on at run time.
+ */
+static ssize_t p2p_dbg_invalidate_write(struct file *file,
+					const char __user *buf, size_t count,
+					loff_t *ppos)
+{
+	struct pci_p2pdma *p2p;
+
+	mutex_lock(&p2p_mutex);
+	list_for_each_entry(p2p, &p2p_providers, node)
+		xa_destroy(&p2p->map_cache);
+	mutex_unlock(&p2p_mutex);
+	return count;
+}
+
+static const struct file_operations p2p_dbg_invalidate_fops = {
+	.owner = THIS_MODULE,
+	.write = p2p_dbg_invalidate_write,
+	.llseek = noop_llseek,
+};
+
 static void __init p2p_debugfs_init(void)
 {
 	struct dentry *dir = debugfs_create_dir("p2pdma", NULL);
 
 	debugfs_create_file("providers", 0400, dir, NULL, &p2p_dbg_providers_fops);
 	debugfs_create_file("paths", 0400, dir, NULL, &p2p_dbg_paths_fops);
+	debugfs_create_file("invalidate", 0200, dir, NULL, &p2p_dbg_invalidate_fops);
 }
 
 static int __init p2p_init(void)

@@ -25,9 +25,11 @@
  */
 
 #include <kunit/device.h>
+#include <kunit/static_stub.h>
 #include <kunit/test.h>
 
 #include <linux/completion.h>
+#include <linux/delay.h>
 #include <linux/device.h>
 #include <linux/dma-map-ops.h>
 #include <linux/dma-mapping.h>
@@ -47,6 +49,8 @@
 #include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+
+#include "pci.h"
 
 /* QEMU's emulated NVMe controller */
 #define P2P_TEST_VENDOR		PCI_VENDOR_ID_REDHAT
@@ -725,6 +729,10 @@ static const struct p2p_enable_case p2p_enable_cases[] = {
 	{ "off", P2P_NAME_TEXT, "off", 0, false, "0\n" },
 	{ "true", P2P_NAME_TEXT, "true", 0, true, "1\n" },
 	{ "false", P2P_NAME_TEXT, "false", 0, false, "0\n" },
+	{ "t", P2P_NAME_TEXT, "t", 0, true, "1\n" },
+	{ "f", P2P_NAME_TEXT, "f", 0, false, "0\n" },
+	{ "ON in capitals", P2P_NAME_TEXT, "ON", 0, true, "1\n" },
+	{ "False, capitalised", P2P_NAME_TEXT, "False", 0, false, "0\n" },
 	{ "Y and newline", P2P_NAME_TEXT, "Y\n", 0, true, "1\n" },
 	{ "0 and newline", P2P_NAME_TEXT, "0\n", 0, false, "0\n" },
 	{ "provider name", P2P_NAME_PROVIDER, NULL, 0, true, NULL },
@@ -734,6 +742,14 @@ static const struct p2p_enable_case p2p_enable_cases[] = {
 	{ "bogus", P2P_NAME_TEXT, "bogus", -ENODEV },
 	{ "empty string", P2P_NAME_TEXT, "", -ENODEV },
 	{ "newline only", P2P_NAME_TEXT, "\n", -ENODEV },
+	/* kstrtobool() would read the first letters of these as booleans */
+	{ "device", P2P_NAME_TEXT, "device", -ENODEV },
+	{ "nvme0", P2P_NAME_TEXT, "nvme0", -ENODEV },
+	{ "10", P2P_NAME_TEXT, "10", -ENODEV },
+	{ "enable-later", P2P_NAME_TEXT, "enable-later", -ENODEV },
+	{ "yes-please", P2P_NAME_TEXT, "yes-please", -ENODEV },
+	{ "offline", P2P_NAME_TEXT, "offline", -ENODEV },
+	{ "two newlines", P2P_NAME_TEXT, "1\n\n", -ENODEV },
 };
 
 KUNIT_ARRAY_PARAM_DESC(p2p_enable, p2p_enable_cases, desc);
@@ -851,6 +867,27 @@ static void p2pdma_test_enable_show(struct kunit *test)
 	p2p_check_show(test, NULL, true, "1\n");
 	p2p_check_show(test, pdev, false, "0\n");
 	p2p_check_show(test, pdev, true, want);
+}
+
+/*
+ * Callers may show into their own buffers, which need not be pages: the
+ * result is the same, and nothing is logged (the harness fails any WARN).
+ */
+static void p2pdma_test_enable_show_any_buffer(struct kunit *test)
+{
+	struct pci_dev *pdev = p2p_need_nvme(test);
+	char want[64], *buf;
+	ssize_t len;
+
+	buf = kunit_kzalloc(test, PAGE_SIZE + 1, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	snprintf(want, sizeof(want), "%s\n", pci_name(pdev));
+	len = pci_p2pdma_enable_show(buf + 1, pdev, true);
+	KUNIT_EXPECT_STREQ(test, buf + 1, want);
+	KUNIT_EXPECT_EQ(test, len, strlen(want));
+	len = pci_p2pdma_enable_show(buf + 1, NULL, false);
+	KUNIT_EXPECT_STREQ(test, buf + 1, "0\n");
+	KUNIT_EXPECT_EQ(test, len, 2);
 }
 
 /* ---------------------------------------------------------------------
@@ -1069,6 +1106,69 @@ static void p2pdma_test_alloc_write_read(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, READ_ONCE(byte[1]), above);
 	KUNIT_EXPECT_EQ(test, p2p_check_pattern(a->addr, a->size, P2P_SEED_A), 1);
 	KUNIT_EXPECT_EQ(test, p2p_check_pattern(b->addr, b->size, P2P_SEED_B), 0);
+}
+
+/* A stamp that depends on where a page is, not on who allocated it. */
+static u64 p2p_page_stamp(void *page)
+{
+	return P2P_SEED_A ^ page_to_phys(virt_to_page(page));
+}
+
+static void p2p_stamp_pages(void *addr, size_t size)
+{
+	u64 *word;
+	size_t off;
+
+	for (off = 0; off < size; off += PAGE_SIZE) {
+		word = addr + off;
+		WRITE_ONCE(word[0], p2p_page_stamp(word));
+		WRITE_ONCE(word[PAGE_SIZE / sizeof(u64) - 1], ~p2p_page_stamp(word));
+	}
+	/* Push write-combined stores out before they are read back */
+	wmb();
+}
+
+static unsigned int p2p_unstamped_pages(void *addr, size_t size)
+{
+	unsigned int bad = 0;
+	u64 *word;
+	size_t off;
+
+	for (off = 0; off < size; off += PAGE_SIZE) {
+		word = addr + off;
+		bad += READ_ONCE(word[0]) != p2p_page_stamp(word) ||
+		       READ_ONCE(word[PAGE_SIZE / sizeof(u64) - 1]) != ~p2p_page_stamp(word);
+	}
+	return bad;
+}
+
+/*
+ * Kernel users get memory as it is: only memory on its way into a user
+ * mapping is cleared.  Stamp every page of the pool, give it all back and
+ * take it all again: every page still holds its stamp.  The selftests
+ * that check that user mappings start zeroed run after this suite, on a
+ * pool this leaves full of kernel data (p2pmem_safety_test).
+ */
+static void p2pdma_test_alloc_not_cleared(struct kunit *test)
+{
+	struct pci_dev *pdev = p2p_need_provider(test);
+	struct p2p_fill *fill;
+	unsigned int i, bad = 0;
+	u64 bytes;
+
+	fill = p2p_fill_all(test, pdev);
+	KUNIT_ASSERT_GT(test, fill->nr, 0);
+	bytes = fill->bytes;
+	for (i = 0; i < fill->nr; i++)
+		p2p_stamp_pages(fill->chunk[i].addr, fill->chunk[i].size);
+	p2p_fill_free(test, fill);
+
+	fill = p2p_fill_all(test, pdev);
+	KUNIT_EXPECT_EQ(test, fill->bytes, bytes);
+	for (i = 0; i < fill->nr; i++)
+		bad += p2p_unstamped_pages(fill->chunk[i].addr, fill->chunk[i].size);
+	KUNIT_EXPECT_EQ_MSG(test, bad, 0, "pages of %llu bytes lost their contents", bytes);
+	p2p_fill_free(test, fill);
 }
 
 static void p2pdma_test_alloc_exhaust_then_free(struct kunit *test)
@@ -1306,6 +1406,69 @@ static void p2pdma_test_several_ranges(struct kunit *test)
 		sp->group = devres_open_group(&pdev->dev, NULL, GFP_KERNEL);
 		KUNIT_ASSERT_NOT_NULL(test, sp->group);
 	}
+}
+
+struct p2p_teardown {
+	struct p2p_spare *sp;
+	struct completion done;
+};
+
+static int p2p_teardown_fn(void *data)
+{
+	struct p2p_teardown *td = data;
+
+	devres_release_group(&td->sp->pdev->dev, td->sp->group);
+	complete(&td->done);
+	return 0;
+}
+
+/*
+ * A provider whose teardown has started, and waits for memory still in
+ * use, is no longer offered: not by pci_has_p2pmem(), not by
+ * pci_p2pmem_find() and not by pci_p2pdma_enable_store().
+ */
+static void p2pdma_test_teardown_withdraws_first(struct kunit *test)
+{
+	struct p2p_spare *sp = p2p_spare_get(test);
+	struct pci_dev *pdev = sp->pdev, *found, *named = NULL;
+	struct p2p_teardown td = { .sp = sp };
+	struct device *client = &pdev->dev;
+	struct task_struct *t;
+	bool use = false;
+	void *held;
+	int i;
+
+	KUNIT_ASSERT_EQ(test, pci_p2pdma_add_resource(pdev, P2P_SPARE_BAR, SZ_4M, 0), 0);
+	pci_p2pmem_publish(pdev, true);
+	KUNIT_ASSERT_TRUE(test, pci_has_p2pmem(pdev));
+	held = pci_alloc_p2pmem(pdev, PAGE_SIZE);
+	KUNIT_ASSERT_NOT_NULL(test, held);
+
+	init_completion(&td.done);
+	t = kthread_run(p2p_teardown_fn, &td, "p2pdma-kunit-teardown");
+	if (IS_ERR(t)) {
+		pci_free_p2pmem(pdev, held, PAGE_SIZE);
+		KUNIT_FAIL_AND_ABORT(test, "no teardown thread: %ld", PTR_ERR(t));
+	}
+	/* From here on the thread owns the group: no assertions until done. */
+	for (i = 0; i < 500 && pci_has_p2pmem(pdev); i++)
+		usleep_range(10000, 20000);
+	KUNIT_EXPECT_FALSE(test, pci_has_p2pmem(pdev));
+	found = pci_p2pmem_find(client);
+	KUNIT_EXPECT_PTR_NE(test, found, pdev);
+	pci_dev_put(found);
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_enable_store(pci_name(pdev), &named, &use),
+			-ENODEV);
+	KUNIT_EXPECT_FALSE_MSG(test, completion_done(&td.done),
+			       "the teardown did not wait for memory in use");
+
+	pci_free_p2pmem(pdev, held, PAGE_SIZE);
+	if (!wait_for_completion_timeout(&td.done, 30 * HZ)) {
+		KUNIT_FAIL(test, "the teardown is still waiting 30 s after the free");
+		/* @td is on this stack: never return before the thread is done */
+		wait_for_completion(&td.done);
+	}
+	sp->group = NULL;
 }
 
 /*
@@ -2030,11 +2193,280 @@ static void p2pdma_test_dma_map_other_functions(struct kunit *test)
 	}
 }
 
+/* ---------------------------------------------------------------------
+ * Trust: untrusted devices, single-page mappings, encrypted guests
+ */
+
+static void p2p_trust_again(void *pdev)
+{
+	((struct pci_dev *)pdev)->untrusted = false;
+}
+
+/* Make @pdev untrusted, as if it sat behind an external-facing port. */
+static void p2p_make_untrusted(struct kunit *test, struct pci_dev *pdev)
+{
+	KUNIT_ASSERT_FALSE(test, pdev->untrusted);
+	pdev->untrusted = true;
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, p2p_trust_again, pdev), 0);
+}
+
+/*
+ * An untrusted client, or an untrusted provider, is refused, even by
+ * itself; mapping fails with -EREMOTEIO, also through an IOMMU, where the
+ * untrusted client takes dma-iommu's swiotlb bounce path.  The provider
+ * is registered by the test (the spare BAR), so no verdict is cached yet.
+ */
+static void p2pdma_test_untrusted_refused(struct kunit *test)
+{
+	struct p2p_spare *sp = p2p_spare_get(test);
+	struct pci_dev *spare = sp->pdev, *nvme = p2p_need_nvme(test);
+	struct p2p_buf *b;
+	int ret;
+
+	KUNIT_ASSERT_EQ(test, pci_p2pdma_add_resource(spare, P2P_SPARE_BAR, SZ_2M, 0), 0);
+	b = p2p_buf_alloc(test, spare, PAGE_SIZE);
+	KUNIT_ASSERT_NOT_NULL(test, b);
+
+	p2p_make_untrusted(test, nvme);
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_distance(spare, &nvme->dev, true), -1);
+	ret = p2p_dma_map_check(test, &nvme->dev, spare, b->addr, false,
+				PCI_P2PDMA_MAP_NOT_SUPPORTED);
+	KUNIT_EXPECT_EQ(test, ret, -EREMOTEIO);
+
+	p2p_make_untrusted(test, spare);
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_distance(spare, &spare->dev, true), -1);
+}
+
+/* dma_map_page() and dma_map_single() do not map P2PDMA memory as RAM. */
+static void p2pdma_test_dma_map_page_refused(struct kunit *test)
+{
+	struct pci_dev *pdev = p2p_need_provider(test);
+	struct device *dev = &pdev->dev;
+	struct p2p_buf *b;
+	dma_addr_t addr;
+
+	b = p2p_buf_alloc(test, pdev, PAGE_SIZE);
+	KUNIT_ASSERT_NOT_NULL(test, b);
+
+	addr = dma_map_page(dev, virt_to_page(b->addr), 0, PAGE_SIZE, DMA_TO_DEVICE);
+	KUNIT_EXPECT_TRUE(test, dma_mapping_error(dev, addr));
+	if (!dma_mapping_error(dev, addr))
+		dma_unmap_page(dev, addr, PAGE_SIZE, DMA_TO_DEVICE);
+
+	addr = dma_map_single(dev, b->addr, PAGE_SIZE, DMA_FROM_DEVICE);
+	KUNIT_EXPECT_TRUE(test, dma_mapping_error(dev, addr));
+	if (!dma_mapping_error(dev, addr))
+		dma_unmap_single(dev, addr, PAGE_SIZE, DMA_FROM_DEVICE);
+}
+
+static bool p2p_cc_yes(void)
+{
+	return true;
+}
+
+static bool p2p_cc_no(void)
+{
+	return false;
+}
+
+/*
+ * In a guest with encrypted memory nothing is registered, and nothing is
+ * left behind; elsewhere the same registration works.  TCG runs no such
+ * guest: the test gives both answers through p2pdma_cc_guest()'s stub.
+ */
+static void p2pdma_test_encrypted_guest(struct kunit *test)
+{
+	struct p2p_spare *sp = p2p_spare_get(test);
+	struct pci_dev *pdev = sp->pdev;
+	u64 size;
+
+	kunit_activate_static_stub(test, p2pdma_cc_guest, p2p_cc_yes);
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_add_resource(pdev, P2P_SPARE_BAR, SZ_2M, 0),
+			-EOPNOTSUPP);
+	pci_p2pmem_publish(pdev, true);
+	KUNIT_EXPECT_FALSE(test, pci_has_p2pmem(pdev));
+	KUNIT_EXPECT_NULL(test, pci_alloc_p2pmem(pdev, PAGE_SIZE));
+	KUNIT_EXPECT_EQ(test, p2p_sysfs_read(pdev, "size", &size), -ENOENT);
+
+	kunit_activate_static_stub(test, p2pdma_cc_guest, p2p_cc_no);
+	KUNIT_ASSERT_EQ(test, pci_p2pdma_add_resource(pdev, P2P_SPARE_BAR, SZ_2M, 0), 0);
+	pci_p2pmem_publish(pdev, true);
+	KUNIT_EXPECT_TRUE(test, pci_has_p2pmem(pdev));
+	KUNIT_EXPECT_EQ(test, p2p_sysfs_read(pdev, "size", &size), 0);
+	KUNIT_EXPECT_EQ(test, size, SZ_2M);
+}
+
+/* ---------------------------------------------------------------------
+ * Verdicts from failed config reads are not kept
+ */
+
+/* A fake ACS capability on one port, answered by a wrapper of its bus ops. */
+static struct {
+	struct pci_dev *port;
+	struct pci_ops *real;
+	struct pci_ops ops;
+	u32 ctrl;		/* what a read of its ACS Control returns */
+} p2p_fake_acs;
+
+#define P2P_FAKE_ACS_POS	0x100
+
+static int p2p_fake_acs_read(struct pci_bus *bus, unsigned int devfn, int where,
+			     int size, u32 *val)
+{
+	if (bus == p2p_fake_acs.port->bus && devfn == p2p_fake_acs.port->devfn &&
+	    where == P2P_FAKE_ACS_POS + PCI_ACS_CTRL) {
+		*val = p2p_fake_acs.ctrl;
+		return PCIBIOS_SUCCESSFUL;
+	}
+	return p2p_fake_acs.real->read(bus, devfn, where, size, val);
+}
+
+static void p2p_fake_acs_remove(void *unused)
+{
+	struct pci_dev *port = p2p_fake_acs.port;
+
+	pci_bus_set_ops(port->bus, p2p_fake_acs.real);
+	port->acs_cap = 0;
+}
+
+static void p2p_fake_acs_install(struct kunit *test, struct pci_dev *port)
+{
+	p2p_fake_acs.port = port;
+	p2p_fake_acs.real = port->bus->ops;
+	p2p_fake_acs.ops = *port->bus->ops;
+	p2p_fake_acs.ops.read = p2p_fake_acs_read;
+	p2p_fake_acs.ctrl = 0;
+	pci_bus_set_ops(port->bus, &p2p_fake_acs.ops);
+	port->acs_cap = P2P_FAKE_ACS_POS;
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, p2p_fake_acs_remove, NULL), 0);
+}
+
+/* Drop every cached verdict, through the debugfs file meant for it. */
+static void p2p_invalidate(struct kunit *test)
+{
+	struct file *file;
+	loff_t pos = 0;
+
+	file = filp_open("/sys/kernel/debug/p2pdma/invalidate", O_WRONLY, 0);
+	KUNIT_ASSERT_FALSE_MSG(test, IS_ERR(file), "no debugfs invalidate file");
+	KUNIT_EXPECT_EQ(test, kernel_write(file, "1\n", 2, &pos), 2);
+	filp_close(file, NULL);
+}
+
+/*
+ * A port whose ACS Control reads as all ones (unplugged, or in D3cold)
+ * refuses the pair below it, but the refusal is not cached: once the port
+ * answers again, the next query finds the direct path.  Redirection that
+ * the port really reports is cached, until invalidated.  Needs two NVMe
+ * functions below one switch, with no ACS of their own (QEMU's ports).
+ */
+static void p2pdma_test_acs_read_error_not_cached(struct kunit *test)
+{
+	struct pci_dev *provider = p2p_need_provider(test), *peer, *port;
+
+	if (p2p_need_expect(test) != P2P_EXPECT_BUS)
+		kunit_skip(test, "needs a switch between the NVMe functions");
+	peer = p2p_nth_other(0);
+	KUNIT_ASSERT_NOT_NULL(test, peer);
+	port = pci_upstream_bridge(provider);
+	KUNIT_ASSERT_NOT_NULL(test, port);
+	if (port->acs_cap)
+		kunit_skip(test, "%s has ACS of its own", pci_name(port));
+
+	p2p_fake_acs_install(test, port);
+	p2p_invalidate(test);
+	p2p_fake_acs.ctrl = ~0;
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_distance(provider, &peer->dev, true), -1);
+	p2p_fake_acs.ctrl = 0;
+	KUNIT_EXPECT_GT(test, pci_p2pdma_distance(provider, &peer->dev, true), 0);
+
+	/* A real redirect is a verdict of its own, kept until invalidated */
+	p2p_invalidate(test);
+	p2p_fake_acs.ctrl = PCI_ACS_RR;
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_distance(provider, &peer->dev, false), -1);
+	p2p_fake_acs.ctrl = 0;
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_distance(provider, &peer->dev, false), -1);
+	p2p_invalidate(test);
+	KUNIT_EXPECT_GT(test, pci_p2pdma_distance(provider, &peer->dev, false), 0);
+}
+
+/* The reason column of the debugfs paths line for @provider and @client. */
+static bool p2p_path_reason(struct kunit *test, struct pci_dev *provider,
+			    struct pci_dev *client, char *reason, size_t len)
+{
+	char *buf, *line, *next, want[64];
+	struct file *file;
+	bool found = false;
+	loff_t pos = 0;
+	ssize_t n;
+
+	buf = kunit_kzalloc(test, SZ_64K, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	file = filp_open("/sys/kernel/debug/p2pdma/paths", O_RDONLY, 0);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(file));
+	n = kernel_read(file, buf, SZ_64K - 1, &pos);
+	filp_close(file, NULL);
+	KUNIT_ASSERT_GT(test, n, 0);
+
+	snprintf(want, sizeof(want), "%s %s ", pci_name(provider), pci_name(client));
+	for (line = buf; line && *line && !found; line = next) {
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (strncmp(line, want, strlen(want)))
+			continue;
+		/* map type and distance come first, the reason is the rest */
+		line = strchr(line + strlen(want), ' ');
+		line = line ? strchr(line + 1, ' ') : NULL;
+		if (line)
+			strscpy(reason, line + 1, len);
+		found = line;
+	}
+	return found;
+}
+
+/*
+ * A lookup that still holds a device which is being removed must not
+ * leave a verdict behind for the next device at its address.  Make the
+ * spare device untrusted, remove it, ask for its verdict through the
+ * reference still held (it is refused as untrusted), then rescan: the new
+ * device at that address is trusted, and its verdict says so.
+ */
+static void p2pdma_test_removed_client_no_stale_verdict(struct kunit *test)
+{
+	struct pci_dev *provider = p2p_need_provider(test), *old, *fresh;
+	struct pci_bus *bus;
+	char reason[160];
+	int devfn;
+
+	old = pci_get_device(P2P_SPARE_VENDOR, P2P_SPARE_DEVICE, NULL);
+	if (!old)
+		kunit_skip(test, "no spare device (QEMU ivshmem-plain)");
+	bus = old->bus;
+	devfn = old->devfn;
+	old->untrusted = true;
+	pci_stop_and_remove_bus_device_locked(old);
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_distance(provider, &old->dev, false), -1);
+	pci_dev_put(old);
+
+	pci_lock_rescan_remove();
+	pci_rescan_bus(bus);
+	pci_unlock_rescan_remove();
+	fresh = pci_get_slot(bus, devfn);
+	KUNIT_ASSERT_NOT_NULL_MSG(test, fresh, "the spare device did not come back");
+	KUNIT_EXPECT_FALSE(test, fresh->untrusted);
+	KUNIT_EXPECT_TRUE(test, p2p_path_reason(test, provider, fresh, reason, sizeof(reason)));
+	KUNIT_EXPECT_NULL_MSG(test, strstr(reason, "untrusted"),
+			      "%s inherited a verdict: %s", pci_name(fresh), reason);
+	pci_dev_put(fresh);
+}
+
 static struct kunit_case p2pdma_test_cases[] = {
 	KUNIT_CASE(p2pdma_test_environment),
 	KUNIT_CASE_PARAM(p2pdma_test_add_resource_rejects, p2p_add_gen_params),
 	KUNIT_CASE_PARAM(p2pdma_test_enable_store, p2p_enable_gen_params),
 	KUNIT_CASE(p2pdma_test_enable_show),
+	KUNIT_CASE(p2pdma_test_enable_show_any_buffer),
 	KUNIT_CASE(p2pdma_test_alloc_zero),
 	KUNIT_CASE_PARAM(p2pdma_test_alloc_too_big, p2p_big_gen_params),
 	KUNIT_CASE_PARAM(p2pdma_test_alloc_free_balance, p2p_size_gen_params),
@@ -2042,6 +2474,7 @@ static struct kunit_case p2pdma_test_cases[] = {
 	KUNIT_CASE(p2pdma_test_virt_to_bus_foreign),
 	KUNIT_CASE(p2pdma_test_alloc_write_read),
 	KUNIT_CASE(p2pdma_test_alloc_exhaust_then_free),
+	KUNIT_CASE(p2pdma_test_alloc_not_cleared),
 	KUNIT_CASE_PARAM(p2pdma_test_alloc_sgl, p2p_sgl_gen_params),
 	KUNIT_CASE(p2pdma_test_alloc_sgl_fragmented),
 	KUNIT_CASE(p2pdma_test_alloc_sgl_too_big),
@@ -2049,6 +2482,7 @@ static struct kunit_case p2pdma_test_cases[] = {
 	KUNIT_CASE(p2pdma_test_sgl_iomem_dma_map),
 	KUNIT_CASE(p2pdma_test_several_ranges),
 	KUNIT_CASE(p2pdma_test_failed_add_unwinds),
+	KUNIT_CASE(p2pdma_test_teardown_withdraws_first),
 	KUNIT_CASE_PARAM(p2pdma_test_free_invalid, p2p_bad_free_gen_params),
 	KUNIT_CASE(p2pdma_test_sysfs_counters),
 	KUNIT_CASE(p2pdma_test_publish_toggle),
@@ -2064,6 +2498,11 @@ static struct kunit_case p2pdma_test_cases[] = {
 	KUNIT_CASE(p2pdma_test_map_segment),
 	KUNIT_CASE_PARAM(p2pdma_test_dma_map_same_function, p2p_dma_gen_params),
 	KUNIT_CASE_PARAM(p2pdma_test_dma_map_other_functions, p2p_dma_gen_params),
+	KUNIT_CASE(p2pdma_test_untrusted_refused),
+	KUNIT_CASE(p2pdma_test_dma_map_page_refused),
+	KUNIT_CASE(p2pdma_test_encrypted_guest),
+	KUNIT_CASE(p2pdma_test_acs_read_error_not_cached),
+	KUNIT_CASE(p2pdma_test_removed_client_no_stale_verdict),
 	{}
 };
 
@@ -2077,4 +2516,5 @@ static struct kunit_suite p2pdma_test_suite = {
 kunit_test_suite(p2pdma_test_suite);
 
 MODULE_DESCRIPTION("KUnit tests for the PCI peer-to-peer DMA core");
+MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
 MODULE_LICENSE("GPL");

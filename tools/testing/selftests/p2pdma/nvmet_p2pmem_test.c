@@ -146,6 +146,29 @@ TEST_F(nvmet, bad_device_refused)
 	EXPECT_STREQ("0", buf) TH_LOG("a refused write changed the setting");
 }
 
+/*
+ * A feature the base kernel lacks (it skips there): only whole boolean
+ * words count.  The base reads the first letters, so that the typo of a
+ * device name "nvme0" turned p2pmem off and "10" turned it on.
+ */
+TEST_F(nvmet, typos_refused)
+{
+	static const char * const typos[] = {
+		"device", "nvme0", "10", "enable-later", "yes-please", "offline",
+	};
+	char buf[64];
+	size_t i;
+
+	if (access("/sys/kernel/debug/p2pdma/paths", R_OK))
+		SKIP(return, "the base kernel takes these for booleans");
+	for (i = 0; i < ARRAY_SIZE(typos); i++) {
+		ASSERT_EQ(0, attr_write(self->p2pmem, i & 1 ? "1" : "0"));
+		EXPECT_EQ(-ENODEV, attr_write(self->p2pmem, typos[i])) TH_LOG("'%s'", typos[i]);
+		read_attr(_metadata, self->p2pmem, buf, sizeof(buf));
+		EXPECT_STREQ(i & 1 ? "1" : "0", buf) TH_LOG("'%s' changed the setting", typos[i]);
+	}
+}
+
 /* Enabling checks that the namespace's device can reach the provider. */
 TEST_F(nvmet, enable_with_provider)
 {

@@ -6,9 +6,12 @@
  *   BENCH <name> <value> <unit>
  *   BENCH <name> n/a <unit>	(preceded by a "# reason" line)
  *
- * The in-kernel figures (alloc_*, map_sg_*, copy_to_iomem_*) come from the
- * test_p2pdma_bench module through /sys/kernel/debug/p2pdma_bench/run;
- * mmap_16m uses the provider's p2pmem/allocate file, and odirect_* copy
+ * The in-kernel figures (alloc_*, map_sg_*, copy_to_iomem_*, memset_io_*)
+ * come from the test_p2pdma_bench module through
+ * /sys/kernel/debug/p2pdma_bench/run; mmap_16m and zero_map_16m use the
+ * provider's p2pmem/allocate file (zero_map_16m times the mmap() of pages
+ * the previous mapping wrote to, which a kernel that zeroes p2pmem before
+ * mapping it has to zero: compare it with memset_io_16m), and odirect_* copy
  * between two NVMe namespaces that are not the provider's, through p2pmem
  * or through RAM.  The odirect metrics OVERWRITE the first 16 MiB of both
  * namespaces.  Not a test: the exit status is 0 whatever the figures.
@@ -139,26 +142,40 @@ static void bench_module(const char *name, const char *unit, int prec,
 
 /* ---- mmap_16m: map, touch and unmap 16 MiB of p2pmem/allocate ---- */
 
-static void bench_mmap(const struct nvme_fn *prov)
+/*
+ * Whether @prov can give MMAP_LEN bytes of p2pmem; if not, says why and
+ * gives metric @name as not available.
+ */
+static bool mmap_possible(const char *name, const char *unit,
+			  const struct nvme_fn *prov)
 {
-	const char *name = "mmap_16m", *unit = "MiB/s";
-	uint64_t avail, iters = 0;
-	double t0, t;
-	size_t off;
-	void *p;
-	int fd;
+	uint64_t avail;
 
 	if (!prov) {
 		printf("# %s: no p2pmem provider\n", name);
 		not_available(name, unit);
-		return;
+		return false;
 	}
 	if (!p2pmem_read(prov->pci, "available", &avail) && avail < MMAP_LEN) {
 		printf("# %s: %s has only %llu bytes of p2pmem available\n",
 		       name, prov->pci, (unsigned long long)avail);
 		not_available(name, unit);
-		return;
+		return false;
 	}
+	return true;
+}
+
+static void bench_mmap(const struct nvme_fn *prov)
+{
+	const char *name = "mmap_16m", *unit = "MiB/s";
+	uint64_t iters = 0;
+	double t0, t;
+	size_t off;
+	void *p;
+	int fd;
+
+	if (!mmap_possible(name, unit, prov))
+		return;
 
 	t0 = now();
 	do {
@@ -187,6 +204,68 @@ static void bench_mmap(const struct nvme_fn *prov)
 	} while (t < seconds);
 
 	result(name, 16.0 * iters / t, 1, unit);
+}
+
+/* ---- zero_map_16m: mmap() of 16 MiB of written-to p2pmem/allocate ---- */
+
+/*
+ * mmap() MMAP_LEN bytes of @prov's p2pmem/allocate, adding the time the
+ * mmap() call took to *@elapsed, store to every page of the mapping so that
+ * all of them are dirty, and unmap it.  Returns 0, or -1 after giving the
+ * metric as not available.
+ */
+static int zero_map_once(const char *name, const char *unit,
+			 const struct nvme_fn *prov, double *elapsed)
+{
+	double t0;
+	size_t off;
+	void *p;
+	int fd;
+
+	fd = p2pmem_open(prov->pci);
+	if (fd < 0) {
+		printf("# %s: open %s p2pmem/allocate: %s\n", name, prov->pci,
+		       strerror(errno));
+		not_available(name, unit);
+		return -1;
+	}
+	t0 = now();
+	p = mmap(NULL, MMAP_LEN, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	*elapsed += now() - t0;
+	if (p == MAP_FAILED) {
+		printf("# %s: mmap %d bytes of %s: %s\n", name, MMAP_LEN,
+		       prov->pci, strerror(errno));
+		not_available(name, unit);
+		close(fd);
+		return -1;
+	}
+	for (off = 0; off < MMAP_LEN; off += TOUCH)
+		io_write64((char *)p + off, ~(uint64_t)off);
+	munmap(p, MMAP_LEN);
+	close(fd);
+	return 0;
+}
+
+static void bench_zero_map(const struct nvme_fn *prov)
+{
+	const char *name = "zero_map_16m", *unit = "MiB/s";
+	double t0, mapping = 0, untimed = 0;
+	uint64_t iters = 0;
+
+	if (!mmap_possible(name, unit, prov))
+		return;
+
+	/* Untimed: leave the pages the timed mappings get back dirty. */
+	if (zero_map_once(name, unit, prov, &untimed))
+		return;
+	t0 = now();
+	do {
+		if (zero_map_once(name, unit, prov, &mapping))
+			return;
+		iters++;
+	} while (now() - t0 < seconds);
+
+	result(name, 16.0 * iters / mapping, 1, unit);
 }
 
 /* ---- odirect_*: namespace -> buffer -> namespace with O_DIRECT ---- */
@@ -409,10 +488,13 @@ int main(int argc, char **argv)
 		     "map_sg nents=256", "ns", "segs", 1);
 	bench_module("copy_to_iomem_1m", "MB/s", 1,
 		     "copy_to_iomem len=1048576", "bytes", "ns", 1e3);
+	bench_module("memset_io_16m", "MiB/s", 1,
+		     "memset_io len=16777216", "bytes", "ns", 1e9 / (1 << 20));
 
 	n = nvme_enumerate(fns, MAX_NVME);
 	prov = first_provider(fns, n);
 	bench_mmap(prov < 0 ? NULL : &fns[prov]);
+	bench_zero_map(prov < 0 ? NULL : &fns[prov]);
 	bench_odirect_all(fns, n, prov);
 
 	return 0;

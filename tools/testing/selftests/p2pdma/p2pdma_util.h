@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Helpers shared by the P2PDMA selftests and the report tool: find the
- * NVMe functions of the machine, their CMBs, the p2pmem providers, and do
- * O_DIRECT I/O through a p2pmem mapping.
+ * NVMe functions of the machine, their CMBs, the p2pmem providers, do
+ * O_DIRECT I/O through a p2pmem mapping, and watch the kernel log.
  *
  * What a test expects is worked out from the hardware (the NVMe CMBSZ and
  * CMBLOC registers, the BAR sizes) and from the topology the harness booted
@@ -23,6 +23,10 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#endif
 
 #define PCI_DEVICES	"/sys/bus/pci/devices"
 #define NVME_CLASS	"/sys/class/nvme"
@@ -287,6 +291,37 @@ static inline ssize_t direct_io(const char *dev, bool write, void *buf,
 		n = -errno;
 	close(fd);
 	return n;
+}
+
+/* Kernel log watcher: anything alarming logged since kmsg_open()? */
+static inline int kmsg_open(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+
+	if (fd >= 0)
+		lseek(fd, 0, SEEK_END);
+	return fd;
+}
+
+static inline bool kmsg_alarming(int fd, char *line, size_t len)
+{
+	static const char * const bad[] = { "WARNING:", "BUG:", "Oops", "refcount_t" };
+	char rec[1024];
+	ssize_t n;
+	size_t i;
+
+	while ((n = read(fd, rec, sizeof(rec) - 1)) > 0 || (n < 0 && errno == EPIPE)) {
+		if (n <= 0)
+			continue;
+		rec[n] = '\0';
+		for (i = 0; i < ARRAY_SIZE(bad); i++) {
+			if (strstr(rec, bad[i])) {
+				snprintf(line, len, "%s", rec);
+				return true;
+			}
+		}
+	}
+	return false;
 }
 
 #endif /* P2PDMA_UTIL_H */

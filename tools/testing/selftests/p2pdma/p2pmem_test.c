@@ -50,37 +50,6 @@ static int count_providers(void)
 	return n;
 }
 
-/* Kernel log watcher: anything alarming logged since kmsg_open()? */
-static int kmsg_open(void)
-{
-	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
-
-	if (fd >= 0)
-		lseek(fd, 0, SEEK_END);
-	return fd;
-}
-
-static bool kmsg_alarming(int fd, char *line, size_t len)
-{
-	static const char * const bad[] = { "WARNING:", "BUG:", "Oops", "refcount_t" };
-	char rec[1024];
-	ssize_t n;
-	size_t i;
-
-	while ((n = read(fd, rec, sizeof(rec) - 1)) > 0 || (n < 0 && errno == EPIPE)) {
-		if (n <= 0)
-			continue;
-		rec[n] = '\0';
-		for (i = 0; i < ARRAY_SIZE(bad); i++) {
-			if (strstr(rec, bad[i])) {
-				snprintf(line, len, "%s", rec);
-				return true;
-			}
-		}
-	}
-	return false;
-}
-
 TEST(providers_match_topology)
 {
 	struct nvme_fn fns[MAX_NVME];
@@ -172,7 +141,13 @@ TEST(nvme_sqs_in_cmb)
 	free(ref);
 }
 
-/* The attributes are read-only, allocate is for root only. */
+/*
+ * Modes and sizes exactly as the base kernel has them: the directory is
+ * 0755, the attributes are read-only (0444) and, like every sysfs
+ * attribute, one page long; allocate is 0660, owned by root, and 1 TiB
+ * long, so that tools which compare a mapping's length with the file
+ * size (Python's mmap, for one) accept any mapping of the pool.
+ */
 TEST(p2pmem_attr_modes)
 {
 	static const char * const ro[] = { "size", "available", "published" };
@@ -186,10 +161,19 @@ TEST(p2pmem_attr_modes)
 		ASSERT_TRUE(expect("none"));
 		SKIP(return, "no p2pmem provider in this topology");
 	}
+	snprintf(path, sizeof(path), PCI_DEVICES "/%s/p2pmem", fns[p].pci);
+	ASSERT_EQ(0, stat(path, &st));
+	EXPECT_TRUE(S_ISDIR(st.st_mode));
+	EXPECT_EQ(0755, st.st_mode & 07777) TH_LOG("p2pmem/ has mode %o", st.st_mode & 07777);
 	for (i = 0; i < 3; i++) {
 		snprintf(path, sizeof(path), PCI_DEVICES "/%s/p2pmem/%s", fns[p].pci, ro[i]);
 		ASSERT_EQ(0, stat(path, &st));
-		EXPECT_EQ(0, st.st_mode & 0222) TH_LOG("%s is writable", path);
+		EXPECT_TRUE(S_ISREG(st.st_mode));
+		EXPECT_EQ(0444, st.st_mode & 07777)
+			TH_LOG("%s has mode %o", path, st.st_mode & 07777);
+		EXPECT_EQ(sysconf(_SC_PAGESIZE), st.st_size) TH_LOG("%s", path);
+		EXPECT_EQ(0, st.st_uid);
+		EXPECT_EQ(0, st.st_gid);
 		fd = open(path, O_WRONLY);
 		EXPECT_LT(fd, 0);
 		if (fd >= 0)
@@ -197,8 +181,42 @@ TEST(p2pmem_attr_modes)
 	}
 	snprintf(path, sizeof(path), PCI_DEVICES "/%s/p2pmem/allocate", fns[p].pci);
 	ASSERT_EQ(0, stat(path, &st));
+	EXPECT_TRUE(S_ISREG(st.st_mode));
+	EXPECT_EQ(0660, st.st_mode & 07777) TH_LOG("allocate has mode %o", st.st_mode & 07777);
 	EXPECT_EQ(0, st.st_uid);
-	EXPECT_EQ(0, st.st_mode & 0007) TH_LOG("mode %o", st.st_mode & 0777);
+	EXPECT_EQ(0, st.st_gid);
+	EXPECT_EQ(1ll << 40, (long long)st.st_size)
+		TH_LOG("allocate is %lld bytes", (long long)st.st_size);
+}
+
+/* The numbers read as one decimal number and a newline, as in the base. */
+TEST(p2pmem_attr_contents)
+{
+	static const char * const attrs[] = { "size", "available", "published" };
+	struct nvme_fn fns[MAX_NVME];
+	char path[PATH_MAX], buf[64];
+	ssize_t n;
+	int p, i, fd;
+
+	p = first_provider(fns, nvme_enumerate(fns, MAX_NVME));
+	if (p < 0) {
+		ASSERT_TRUE(expect("none"));
+		SKIP(return, "no p2pmem provider in this topology");
+	}
+	for (i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), PCI_DEVICES "/%s/p2pmem/%s", fns[p].pci, attrs[i]);
+		fd = open(path, O_RDONLY);
+		ASSERT_GE(fd, 0);
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		ASSERT_GT(n, 1);
+		buf[n] = '\0';
+		EXPECT_EQ('\n', buf[n - 1]) TH_LOG("%s: '%s'", path, buf);
+		EXPECT_EQ(n - 1, (ssize_t)strspn(buf, "0123456789")) TH_LOG("%s: '%s'", path, buf);
+	}
+	snprintf(path, sizeof(path), PCI_DEVICES "/%s/p2pmem/published", fns[p].pci);
+	ASSERT_EQ(0, read_text(path, buf, sizeof(buf)));
+	EXPECT_TRUE(!strcmp(buf, "0") || !strcmp(buf, "1")) TH_LOG("published: '%s'", buf);
 }
 
 FIXTURE(p2pmem)
@@ -279,6 +297,45 @@ TEST_F(p2pmem, mmap_offset_refused)
 	if (p != MAP_FAILED)
 		munmap(p, self->page);
 	EXPECT_EQ(before, available(_metadata, self->pci));
+}
+
+/*
+ * A read-only descriptor gives read-only shared mappings: PROT_WRITE, and
+ * mprotect() to it later, fail with EACCES (the VFS's rule), PROT_READ
+ * works and takes memory from the pool like any mapping.  read() and
+ * write() on the file fail: it only has mmap().
+ */
+TEST_F(p2pmem, read_only_open)
+{
+	uint64_t before = available(_metadata, self->pci);
+	char path[PATH_MAX], c;
+	uint64_t *p;
+	int fd;
+
+	snprintf(path, sizeof(path), PCI_DEVICES "/%s/p2pmem/allocate", self->pci);
+	fd = open(path, O_RDONLY);
+	ASSERT_GE(fd, 0);
+	p = mmap(NULL, self->page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	EXPECT_EQ(MAP_FAILED, p);
+	EXPECT_EQ(EACCES, errno);
+	if (p != MAP_FAILED)
+		munmap(p, self->page);
+	EXPECT_EQ(before, available(_metadata, self->pci));
+
+	p = mmap(NULL, self->page, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, p) TH_LOG("mmap: %s", strerror(errno));
+	EXPECT_EQ(before - self->page, available(_metadata, self->pci));
+	(void)io_read64(p);
+	EXPECT_EQ(-1, mprotect(p, self->page, PROT_READ | PROT_WRITE));
+	EXPECT_EQ(EACCES, errno);
+	EXPECT_EQ(0, munmap(p, self->page));
+	EXPECT_EQ(before, available(_metadata, self->pci));
+
+	EXPECT_EQ(-1, read(fd, &c, 1));
+	EXPECT_EQ(EIO, errno);
+	close(fd);
+	EXPECT_EQ(-1, write(self->fd, "x", 1));
+	EXPECT_EQ(EIO, errno);
 }
 
 /* A length that is not a page multiple still maps (and costs) whole pages. */
