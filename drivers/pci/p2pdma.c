@@ -486,7 +486,7 @@ static void p2p_zero_forget(struct p2p_range *r, unsigned long idx,
 }
 
 /* Pages cleared per memset_io() call, between chances to reschedule. */
-#define P2P_ZERO_BATCH		256
+#define P2P_ZERO_BATCH		16
 
 /*
  * Pages [@idx, @idx + @npages), allocated by the caller, go to user space:
@@ -1698,6 +1698,30 @@ static void p2p_verdict_cached(struct pci_p2pdma *p2p, struct pci_dev *client,
 	p2p_verdict_store(p2p, client, v, atomic);
 }
 
+/**
+ * p2pdma_verdict_is_cached - whether @provider holds a verdict for @client
+ * @provider: a provider with registered memory
+ * @client: a PCI device; only its address is looked at
+ *
+ * For the KUnit tests of the cache.
+ *
+ * Return: true if a verdict is cached under @client's address.
+ */
+VISIBLE_IF_KUNIT bool p2pdma_verdict_is_cached(struct pci_dev *provider,
+					       struct pci_dev *client)
+{
+	struct pci_p2pdma *p2p;
+	bool cached = false;
+
+	rcu_read_lock();
+	p2p = rcu_dereference(provider->p2pdma);
+	if (p2p)
+		cached = xa_is_value(xa_load(&p2p->map_cache, p2p_dev_key(client)));
+	rcu_read_unlock();
+	return cached;
+}
+EXPORT_SYMBOL_IF_KUNIT(p2pdma_verdict_is_cached);
+
 /*
  * Verdict for any client device; @p2p is the state of @provider, or NULL
  * if it has registered no memory (nothing is cached then).
@@ -2406,13 +2430,14 @@ static int p2p_dbg_paths_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(p2p_dbg_paths);
 
-/*
- * Any write drops every cached verdict, for an administrator who changed
- * ACS (setpci) or anything else the verdicts depend on at run time.
+/**
+ * p2pdma_forget_verdicts - drop every cached verdict of every provider
+ *
+ * For an administrator who changed ACS (setpci) or anything else the
+ * verdicts depend on at run time, through the debugfs invalidate file,
+ * and for the KUnit tests.
  */
-static ssize_t p2p_dbg_invalidate_write(struct file *file,
-					const char __user *buf, size_t count,
-					loff_t *ppos)
+VISIBLE_IF_KUNIT void p2pdma_forget_verdicts(void)
 {
 	struct pci_p2pdma *p2p;
 
@@ -2420,6 +2445,15 @@ static ssize_t p2p_dbg_invalidate_write(struct file *file,
 	list_for_each_entry(p2p, &p2p_providers, node)
 		xa_destroy(&p2p->map_cache);
 	mutex_unlock(&p2p_mutex);
+}
+EXPORT_SYMBOL_IF_KUNIT(p2pdma_forget_verdicts);
+
+/* Any write drops every cached verdict. */
+static ssize_t p2p_dbg_invalidate_write(struct file *file,
+					const char __user *buf, size_t count,
+					loff_t *ppos)
+{
+	p2pdma_forget_verdicts();
 	return count;
 }
 

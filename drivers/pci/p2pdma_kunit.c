@@ -2341,23 +2341,12 @@ static void p2p_fake_acs_install(struct kunit *test, struct pci_dev *port)
 	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, p2p_fake_acs_remove, NULL), 0);
 }
 
-/* Drop every cached verdict, through the debugfs file meant for it. */
-static void p2p_invalidate(struct kunit *test)
-{
-	struct file *file;
-	loff_t pos = 0;
-
-	file = filp_open("/sys/kernel/debug/p2pdma/invalidate", O_WRONLY, 0);
-	KUNIT_ASSERT_FALSE_MSG(test, IS_ERR(file), "no debugfs invalidate file");
-	KUNIT_EXPECT_EQ(test, kernel_write(file, "1\n", 2, &pos), 2);
-	filp_close(file, NULL);
-}
-
 /*
  * A port whose ACS Control reads as all ones (unplugged, or in D3cold)
  * refuses the pair below it, but the refusal is not cached: once the port
  * answers again, the next query finds the direct path.  Redirection that
- * the port really reports is cached, until invalidated.  Needs two NVMe
+ * the port really reports is cached, until p2pdma_forget_verdicts() (the
+ * debugfs invalidate file) drops it.  Needs two NVMe
  * functions below one switch, with no ACS of their own (QEMU's ports).
  */
 static void p2pdma_test_acs_read_error_not_cached(struct kunit *test)
@@ -2374,69 +2363,34 @@ static void p2pdma_test_acs_read_error_not_cached(struct kunit *test)
 		kunit_skip(test, "%s has ACS of its own", pci_name(port));
 
 	p2p_fake_acs_install(test, port);
-	p2p_invalidate(test);
+	p2pdma_forget_verdicts();
 	p2p_fake_acs.ctrl = ~0;
 	KUNIT_EXPECT_EQ(test, pci_p2pdma_distance(provider, &peer->dev, true), -1);
 	p2p_fake_acs.ctrl = 0;
 	KUNIT_EXPECT_GT(test, pci_p2pdma_distance(provider, &peer->dev, true), 0);
 
 	/* A real redirect is a verdict of its own, kept until invalidated */
-	p2p_invalidate(test);
+	p2pdma_forget_verdicts();
 	p2p_fake_acs.ctrl = PCI_ACS_RR;
 	KUNIT_EXPECT_EQ(test, pci_p2pdma_distance(provider, &peer->dev, false), -1);
 	p2p_fake_acs.ctrl = 0;
 	KUNIT_EXPECT_EQ(test, pci_p2pdma_distance(provider, &peer->dev, false), -1);
-	p2p_invalidate(test);
+	p2pdma_forget_verdicts();
 	KUNIT_EXPECT_GT(test, pci_p2pdma_distance(provider, &peer->dev, false), 0);
-}
-
-/* The reason column of the debugfs paths line for @provider and @client. */
-static bool p2p_path_reason(struct kunit *test, struct pci_dev *provider,
-			    struct pci_dev *client, char *reason, size_t len)
-{
-	char *buf, *line, *next, want[64];
-	struct file *file;
-	bool found = false;
-	loff_t pos = 0;
-	ssize_t n;
-
-	buf = kunit_kzalloc(test, SZ_64K, GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, buf);
-	file = filp_open("/sys/kernel/debug/p2pdma/paths", O_RDONLY, 0);
-	KUNIT_ASSERT_FALSE(test, IS_ERR(file));
-	n = kernel_read(file, buf, SZ_64K - 1, &pos);
-	filp_close(file, NULL);
-	KUNIT_ASSERT_GT(test, n, 0);
-
-	snprintf(want, sizeof(want), "%s %s ", pci_name(provider), pci_name(client));
-	for (line = buf; line && *line && !found; line = next) {
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		if (strncmp(line, want, strlen(want)))
-			continue;
-		/* map type and distance come first, the reason is the rest */
-		line = strchr(line + strlen(want), ' ');
-		line = line ? strchr(line + 1, ' ') : NULL;
-		if (line)
-			strscpy(reason, line + 1, len);
-		found = line;
-	}
-	return found;
 }
 
 /*
  * A lookup that still holds a device which is being removed must not
  * leave a verdict behind for the next device at its address.  Make the
  * spare device untrusted, remove it, ask for its verdict through the
- * reference still held (it is refused as untrusted), then rescan: the new
- * device at that address is trusted, and its verdict says so.
+ * reference still held (it is refused as untrusted), then rescan: nothing
+ * is cached for the new device at that address, which is trusted and
+ * gets a verdict of its own.
  */
 static void p2pdma_test_removed_client_no_stale_verdict(struct kunit *test)
 {
 	struct pci_dev *provider = p2p_need_provider(test), *old, *fresh;
 	struct pci_bus *bus;
-	char reason[160];
 	int devfn;
 
 	old = pci_get_device(P2P_SPARE_VENDOR, P2P_SPARE_DEVICE, NULL);
@@ -2455,9 +2409,12 @@ static void p2pdma_test_removed_client_no_stale_verdict(struct kunit *test)
 	fresh = pci_get_slot(bus, devfn);
 	KUNIT_ASSERT_NOT_NULL_MSG(test, fresh, "the spare device did not come back");
 	KUNIT_EXPECT_FALSE(test, fresh->untrusted);
-	KUNIT_EXPECT_TRUE(test, p2p_path_reason(test, provider, fresh, reason, sizeof(reason)));
-	KUNIT_EXPECT_NULL_MSG(test, strstr(reason, "untrusted"),
-			      "%s inherited a verdict: %s", pci_name(fresh), reason);
+	KUNIT_EXPECT_FALSE_MSG(test, p2pdma_verdict_is_cached(provider, fresh),
+			       "%s inherited the verdict of the removed device",
+			       pci_name(fresh));
+	/* The same query on a live device is cached, as it should be */
+	pci_p2pdma_distance(provider, &fresh->dev, false);
+	KUNIT_EXPECT_TRUE(test, p2pdma_verdict_is_cached(provider, fresh));
 	pci_dev_put(fresh);
 }
 
