@@ -100,19 +100,35 @@ done
 # run with spatch directly so that one pass covers all files; scripts that
 # need OCaml (not packaged with Debian's spatch) are left out.  Only
 # reports a file adds over its base version count.
+spatch_run() { # spatch_run DIR SCRIPT FILE...  (report lines, relative paths)
+	local dir=$1 c=$2 opts
+	shift 2
+	opts=$(sed -n 's|^//* *Options: *||p' "$c" | head -1)
+	(cd "$dir" && spatch -D report --no-show-diff --very-quiet --cocci-file "$c" $opts \
+		-I "$src/arch/x86/include" -I "$obj/arch/x86/include/generated" \
+		-I "$src/include" -I "$obj/include" -I "$src/arch/x86/include/uapi" \
+		-I "$obj/arch/x86/include/generated/uapi" -I "$src/include/uapi" \
+		-I "$obj/include/generated/uapi" \
+		--include "$src/include/linux/compiler-version.h" \
+		--include "$src/include/linux/kconfig.h" "$@" 2>/dev/null) |
+		grep -E '^[^ ]+\.c:[0-9]+' || true
+}
 cocci() { # cocci DIR FILE...  (report lines, relative paths)
-	local dir=$1 c opts
+	local dir=$1 c f out
 	shift
 	for c in $(find "$src/scripts/coccinelle" -name '*.cocci' | sort | xargs grep -L ocaml); do
-		opts=$(sed -n 's|^//* *Options: *||p' "$c" | head -1)
-		(cd "$dir" && spatch -D report --no-show-diff --very-quiet --cocci-file "$c" $opts \
-			-I "$src/arch/x86/include" -I "$obj/arch/x86/include/generated" \
-			-I "$src/include" -I "$obj/include" -I "$src/arch/x86/include/uapi" \
-			-I "$obj/arch/x86/include/generated/uapi" -I "$src/include/uapi" \
-			-I "$obj/include/generated/uapi" \
-			--include "$src/include/linux/compiler-version.h" \
-			--include "$src/include/linux/kconfig.h" "$@" 2>/dev/null) |
-			grep -E '^[^ ]+\.c:[0-9]+' || true
+		out=$(spatch_run "$dir" "$c" "$@")
+		[ -n "$out" ] || continue
+		if (($# == 1)); then
+			echo "$out"
+			continue
+		fi
+		# spatch takes the files of one run as a group, whose rules may
+		# bind in one file and report in another (orplus.cocci does):
+		# keep only what a file reports on its own.
+		for f in $(echo "$out" | cut -d: -f1 | sort -u); do
+			spatch_run "$dir" "$c" "$f"
+		done
 	done
 }
 cfiles=$(for f in $files; do case $f in *.c) echo "$f" ;; esac; done)
