@@ -411,7 +411,23 @@ static void check_user_type(struct __test_metadata *_metadata, const char *pci,
 	munmap(p, MAPLEN);
 }
 
-TEST(user_mapping_follows_granted_type)
+/*
+ * Reading the page table dump walks the whole kernel address space, which
+ * takes long with KASAN and DEBUG_PAGEALLOC: allow for three of them.
+ */
+FIXTURE(pat)
+{
+};
+
+FIXTURE_SETUP(pat)
+{
+}
+
+FIXTURE_TEARDOWN(pat)
+{
+}
+
+TEST_F_TIMEOUT(pat, user_mapping_follows_granted_type, 300)
 {
 	unsigned long long s, e, flags;
 	struct nvme_fn fns[MAX_NVME];
