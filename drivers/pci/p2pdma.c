@@ -159,11 +159,13 @@ struct p2p_range {
  * @node: entry in p2p_providers (protected by p2p_mutex)
  * @ranges: registered ranges (RCU list, written under p2p_mutex)
  * @published: other drivers may use the memory (pci_p2pmem_find())
+ * @retiring: the provider's driver is being unbound (see p2p_has_mem())
  * @map_cache: verdict per client, indexed by p2p_dev_key(); IRQ-safe lock
- * @user_lock: protects @user_inode
- * @user_inode: inode of p2pmem/allocate, held from its first mmap() until
- *	the state goes away, so that teardown can revoke user mappings after
- *	the file itself is gone
+ * @user_lock: protects @user_inodes
+ * @user_inodes: the inodes of p2pmem/allocate that were mmap()ed (one per
+ *	sysfs superblock: each network namespace mounts its own), held with
+ *	their superblocks until the state goes away, so that teardown can
+ *	revoke user mappings after the file itself is gone
  *
  * Private to this file: struct pci_dev only holds an __rcu pointer to it.
  * It lives from the first successful pci_p2pdma_add_resource() until the
@@ -174,9 +176,16 @@ struct pci_p2pdma {
 	struct list_head node;
 	struct list_head ranges;
 	bool published;
+	bool retiring;
 	struct xarray map_cache;
-	spinlock_t user_lock;	/* see above */
-	struct inode *user_inode;
+	struct mutex user_lock;	/* see above */
+	struct list_head user_inodes;
+};
+
+/* An entry of pci_p2pdma.user_inodes. */
+struct p2p_user_inode {
+	struct list_head node;
+	struct inode *inode;
 };
 
 /* Why a client cannot reach a provider. */
@@ -858,26 +867,53 @@ static const struct vm_operations_struct p2pmem_vm_ops = {
 	.page_mkwrite = p2pmem_page_mkwrite,
 };
 
-/*
- * Keep the inode of "allocate" from the first mmap() on: removing the file
- * zaps the mappings it knows of, but a mapping whose mmap() was running at
- * that time is only linked to the inode after this handler has returned.
- * Teardown zaps it through the inode kept here (p2p_rezap_user_maps()).
- * The file cannot be removed, nor the state freed, while this runs.
- */
-static void p2p_note_user_inode(struct pci_dev *pdev, struct inode *inode)
+static bool p2p_knows_inode(struct pci_p2pdma *p2p, struct inode *inode)
 {
+	struct p2p_user_inode *ui;
+
+	lockdep_assert_held(&p2p->user_lock);
+	list_for_each_entry(ui, &p2p->user_inodes, node)
+		if (ui->inode == inode)
+			return true;
+	return false;
+}
+
+/*
+ * Keep every inode of "allocate" that is mmap()ed: removing the file zaps
+ * the mappings it knows of, but a mapping whose mmap() was running at that
+ * time is only linked to the inode after this handler has returned.
+ * Teardown zaps it through the inodes kept here (p2p_rezap_user_maps()).
+ * The superblock is held too, so that an unmount (a network namespace
+ * going away) cannot free it under the inode.  The file cannot be removed,
+ * nor the state freed, while this runs: kernfs holds the file active.
+ */
+static int p2p_note_user_inode(struct pci_dev *pdev, struct inode *inode)
+{
+	struct p2p_user_inode *ui;
 	struct pci_p2pdma *p2p;
+	int ret = 0;
 
 	rcu_read_lock();
 	p2p = rcu_dereference(pdev->p2pdma);
-	if (p2p && !READ_ONCE(p2p->user_inode)) {
-		spin_lock(&p2p->user_lock);
-		if (!p2p->user_inode)
-			WRITE_ONCE(p2p->user_inode, igrab(inode));
-		spin_unlock(&p2p->user_lock);
-	}
 	rcu_read_unlock();
+	if (!p2p)
+		return -ENODEV;
+
+	mutex_lock(&p2p->user_lock);
+	if (p2p_knows_inode(p2p, inode))
+		goto out;
+	ui = kmalloc(sizeof(*ui), GFP_KERNEL);
+	if (!ui) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	/* Both are live: the file being mapped is open on them */
+	atomic_inc(&inode->i_sb->s_active);
+	ui->inode = igrab(inode);
+	list_add(&ui->node, &p2p->user_inodes);
+out:
+	mutex_unlock(&p2p->user_lock);
+	return ret;
 }
 
 static int p2pmem_alloc_mmap(struct file *filp, struct kobject *kobj,
@@ -888,6 +924,7 @@ static int p2pmem_alloc_mmap(struct file *filp, struct kobject *kobj,
 	unsigned long npages = vma_pages(vma);
 	struct p2p_range *r;
 	long idx;
+	int ret;
 
 	if (!(vma->vm_flags & VM_MAYSHARE) || vma->vm_pgoff)
 		return -EINVAL;
@@ -895,8 +932,10 @@ static int p2pmem_alloc_mmap(struct file *filp, struct kobject *kobj,
 	if (npages > p2p_sum_bytes(pdev, true) >> PAGE_SHIFT)
 		return -ENOMEM;
 
+	ret = p2p_note_user_inode(pdev, file_inode(filp));
+	if (ret)
+		return ret;
 	vma->vm_ops = &p2pmem_vm_ops;
-	p2p_note_user_inode(pdev, file_inode(filp));
 
 	idx = p2p_alloc_user(pdev, npages, &r, NULL);
 	if (idx < 0)
@@ -949,13 +988,12 @@ static void p2p_revoke_user_maps(struct pci_dev *pdev)
 /* Zap again every user mapping of "allocate", see p2p_note_user_inode(). */
 static void p2p_rezap_user_maps(struct pci_p2pdma *p2p)
 {
-	struct inode *inode;
+	struct p2p_user_inode *ui;
 
-	spin_lock(&p2p->user_lock);
-	inode = p2p->user_inode;
-	spin_unlock(&p2p->user_lock);
-	if (inode)
-		unmap_mapping_range(inode->i_mapping, 0, 0, 1);
+	mutex_lock(&p2p->user_lock);
+	list_for_each_entry(ui, &p2p->user_inodes, node)
+		unmap_mapping_range(ui->inode->i_mapping, 0, 0, 1);
+	mutex_unlock(&p2p->user_lock);
 }
 
 /* ---------------------------------------------------------------------
@@ -964,11 +1002,18 @@ static void p2p_rezap_user_maps(struct pci_p2pdma *p2p)
  * undo right after it succeeds.
  */
 
-static void p2p_state_put_inode(void *data)
+static void p2p_state_put_inodes(void *data)
 {
 	struct pci_p2pdma *p2p = data;
+	struct p2p_user_inode *ui, *next;
+	struct super_block *sb;
 
-	iput(p2p->user_inode);
+	list_for_each_entry_safe(ui, next, &p2p->user_inodes, node) {
+		sb = ui->inode->i_sb;
+		iput(ui->inode);
+		deactivate_super(sb);
+		kfree(ui);
+	}
 }
 
 static void p2p_state_forget_verdicts(void *data)
@@ -1018,8 +1063,9 @@ static struct pci_p2pdma *p2p_state_create(struct pci_dev *pdev)
 	INIT_LIST_HEAD(&p2p->node);
 	INIT_LIST_HEAD(&p2p->ranges);
 	xa_init_flags(&p2p->map_cache, XA_FLAGS_LOCK_IRQ);
-	spin_lock_init(&p2p->user_lock);
-	ret = devm_add_action_or_reset(dev, p2p_state_put_inode, p2p);
+	mutex_init(&p2p->user_lock);
+	INIT_LIST_HEAD(&p2p->user_inodes);
+	ret = devm_add_action_or_reset(dev, p2p_state_put_inodes, p2p);
 	if (ret)
 		return ERR_PTR(ret);
 	ret = devm_add_action_or_reset(dev, p2p_state_forget_verdicts, p2p);
@@ -1202,16 +1248,19 @@ static int p2p_range_init_pool(struct p2p_range *r, struct device *dev)
  * Asking for it is not enough: on x86 an earlier reservation of the BAR
  * with another memory type (an ioremap(), or a mapping of the PCI
  * resource file held across a rebind) makes PAT grant that type instead.
- * A user mapping of a different type would alias the kernel's, which the
- * architecture forbids, so user mappings follow what was granted.  Where
- * there is no PAT, track_pfn_insert() leaves the request as it is.
+ * The other way round, an earlier write-combining reservation makes an
+ * uncached request write-combining.  A user mapping of a different type
+ * would alias the kernel's, which the architecture forbids, so user
+ * mappings follow what was granted.  track_pfn_insert() gives the type of
+ * the reservation covering the page; where there is no PAT it leaves the
+ * request as it is.
  */
 static bool p2p_range_granted_wc(struct p2p_range *r)
 {
-	pgprot_t wc = pgprot_writecombine(PAGE_KERNEL), prot = wc;
+	pgprot_t wc = pgprot_writecombine(PAGE_KERNEL), prot;
 
-	if (!(r->pgmap.flags & PGMAP_WRITE_COMBINE))
-		return false;
+	/* What was asked for, then what PAT says it gave (either way round) */
+	prot = r->pgmap.flags & PGMAP_WRITE_COMBINE ? wc : pgprot_noncached(PAGE_KERNEL);
 	track_pfn_insert(NULL, &prot, pfn_to_pfn_t(r->base_pfn));
 	return pgprot_val(prot) == pgprot_val(wc);
 }
@@ -1554,19 +1603,22 @@ static bool p2p_id_routes_p2p(u16 vendor, u16 device)
  * Read the ID of device 00.0 on the root bus straight from config space:
  * looking the pci_dev up could sleep, and this runs from DMA mapping.
  */
-static bool p2p_root_bus_routes_p2p(struct pci_bus *bus)
+static bool p2p_root_bus_routes_p2p(struct pci_bus *bus, bool *failed)
 {
 	u32 id;
 
 	while (!pci_is_root_bus(bus))
 		bus = bus->parent;
-	if (pci_bus_read_config_dword(bus, PCI_DEVFN(0, 0), PCI_VENDOR_ID, &id))
+	if (pci_bus_read_config_dword(bus, PCI_DEVFN(0, 0), PCI_VENDOR_ID, &id) ||
+	    PCI_POSSIBLE_ERROR(id)) {
+		/* Refuse, and let the next query read again */
+		*failed = true;
 		return false;
-	/* All ones is no ID on any allow-list: a refusal, as it should be */
+	}
 	return p2p_id_routes_p2p(id & 0xffff, id >> 16);
 }
 
-static bool p2p_host_routes_p2p(struct pci_dev *pdev)
+static bool p2p_host_routes_p2p(struct pci_dev *pdev, bool *failed)
 {
 	struct pci_dev *port = pcie_find_root_port(pdev);
 
@@ -1574,7 +1626,7 @@ static bool p2p_host_routes_p2p(struct pci_dev *pdev)
 		return true;
 	if (port && p2p_id_routes_p2p(port->vendor, port->device))
 		return true;
-	return p2p_root_bus_routes_p2p(pdev->bus);
+	return p2p_root_bus_routes_p2p(pdev->bus, failed);
 }
 
 /* Steps from @pdev up into its host bridge. */
@@ -1591,9 +1643,13 @@ static unsigned int p2p_depth(struct pci_dev *pdev)
 static bool p2p_host_path(struct pci_dev *provider, struct pci_dev *client,
 			  struct p2p_verdict *v)
 {
-	if (!p2p_host_routes_p2p(provider) || !p2p_host_routes_p2p(client)) {
+	bool failed = false;
+
+	if (!p2p_host_routes_p2p(provider, &failed) ||
+	    !p2p_host_routes_p2p(client, &failed)) {
 		if (v->reason == P2P_OK)
 			v->reason = P2P_HOST_BRIDGE;
+		v->transient |= failed;
 		return false;
 	}
 	v->map = PCI_P2PDMA_MAP_THRU_HOST_BRIDGE;
@@ -1780,13 +1836,23 @@ static const char *p2p_reason_text(const struct p2p_verdict *v, char *buf,
 static int p2p_pci_notify(struct notifier_block *nb, unsigned long action,
 			  void *data)
 {
+	struct pci_dev *pdev = to_pci_dev(data);
 	struct pci_p2pdma *p2p;
 	unsigned long key;
 
+	if (action == BUS_NOTIFY_UNBIND_DRIVER) {
+		/* Withdraw all of it now: devres retires one range at a time */
+		mutex_lock(&p2p_mutex);
+		p2p = p2p_state_locked(pdev);
+		if (p2p)
+			WRITE_ONCE(p2p->retiring, true);
+		mutex_unlock(&p2p_mutex);
+		return NOTIFY_OK;
+	}
 	if (action != BUS_NOTIFY_DEL_DEVICE)
 		return NOTIFY_DONE;
 
-	key = p2p_dev_key(to_pci_dev(data));
+	key = p2p_dev_key(pdev);
 	mutex_lock(&p2p_mutex);
 	list_for_each_entry(p2p, &p2p_providers, node)
 		xa_erase_irq(&p2p->map_cache, key);
@@ -1867,17 +1933,19 @@ int pci_p2pdma_distance_many(struct pci_dev *provider, struct device **clients,
 EXPORT_SYMBOL_GPL(pci_p2pdma_distance_many);
 
 /*
- * Published, with a range that is not being torn down.  Retiring a range
- * starts with killing its pin, so a provider that is going away stops
- * being offered (pci_p2pmem_find_many(), pci_has_p2pmem() and so
- * pci_p2pdma_enable_store()) before anything else happens to it.  Call
+ * Published, with a range that is not being torn down.  A provider whose
+ * driver is being unbound is marked before the driver's ->remove() runs
+ * (p2p_pci_notify()), and retiring a range (a devres group released by
+ * its owner) starts with killing its pin, so a provider that is going
+ * away stops being offered (pci_p2pmem_find_many(), pci_has_p2pmem() and
+ * so pci_p2pdma_enable_store()) before anything else happens to it.  Call
  * under rcu_read_lock() or p2p_mutex.
  */
 static bool p2p_has_mem(struct pci_p2pdma *p2p)
 {
 	struct p2p_range *r;
 
-	if (!READ_ONCE(p2p->published))
+	if (!READ_ONCE(p2p->published) || READ_ONCE(p2p->retiring))
 		return false;
 	list_for_each_entry_rcu(r, &p2p->ranges, node,
 				lockdep_is_held(&p2p_mutex))
@@ -2436,6 +2504,10 @@ DEFINE_SHOW_ATTRIBUTE(p2p_dbg_paths);
  * For an administrator who changed ACS (setpci) or anything else the
  * verdicts depend on at run time, through the debugfs invalidate file,
  * and for the KUnit tests.
+ *
+ * Context: process context; takes a mutex.
+ *
+ * Return: nothing.
  */
 VISIBLE_IF_KUNIT void p2pdma_forget_verdicts(void)
 {

@@ -2321,12 +2321,14 @@ static int p2p_fake_acs_read(struct pci_bus *bus, unsigned int devfn, int where,
 	return p2p_fake_acs.real->read(bus, devfn, where, size, val);
 }
 
+/* No fake capability first, then the real ops, then no verdict from either */
 static void p2p_fake_acs_remove(void *unused)
 {
 	struct pci_dev *port = p2p_fake_acs.port;
 
-	pci_bus_set_ops(port->bus, p2p_fake_acs.real);
 	port->acs_cap = 0;
+	pci_bus_set_ops(port->bus, p2p_fake_acs.real);
+	p2pdma_forget_verdicts();
 }
 
 static void p2p_fake_acs_install(struct kunit *test, struct pci_dev *port)
