@@ -517,6 +517,12 @@ static void p2p_zero_for_user(struct p2p_range *r, unsigned long idx,
 		start = stop;
 		cond_resched();
 	}
+	/*
+	 * The stores may sit in write-combining buffers: push them out before
+	 * the pages can be reached through a user mapping, on any CPU, or by
+	 * a device.
+	 */
+	wmb();
 	for (start = idx; start < end; start++)
 		set_bit(start, r->zero);
 }
