@@ -25,31 +25,6 @@ static bool have_core(void)
 	return access(DBG "/paths", R_OK) == 0;
 }
 
-/* Find @pci's line in the providers view; 0 when found. */
-static int dbg_provider(const char *pci, uint64_t *size, uint64_t *avail, int *pub)
-{
-	unsigned long long s, a;
-	char name[64], line[256];
-	int found = -ENOENT;
-	FILE *f;
-
-	f = fopen(DBG "/providers", "r");
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		if (line[0] == '#' ||
-		    sscanf(line, "%63s %llu %llu %d", name, &s, &a, pub) != 4)
-			continue;
-		if (!strcmp(name, pci)) {
-			*size = s;
-			*avail = a;
-			found = 0;
-		}
-	}
-	fclose(f);
-	return found;
-}
-
 /* Map type and distance of @client to @provider in the paths view. */
 static int dbg_path(const char *provider, const char *client, char *map,
 		    size_t len, int *dist)
@@ -101,16 +76,16 @@ FIXTURE_TEARDOWN(core)
 TEST_F(core, providers_view_matches_sysfs)
 {
 	const char *pci = self->fns[self->provider].pci;
-	uint64_t size, avail, ssize, savail, spub;
-	int pub;
+	uint64_t ssize, savail, spub;
+	struct dbg_provider p;
 
-	ASSERT_EQ(0, dbg_provider(pci, &size, &avail, &pub));
+	ASSERT_EQ(0, dbg_provider_line(pci, &p));
 	ASSERT_EQ(0, p2pmem_read(pci, "size", &ssize));
 	ASSERT_EQ(0, p2pmem_read(pci, "available", &savail));
 	ASSERT_EQ(0, p2pmem_read(pci, "published", &spub));
-	EXPECT_EQ(ssize, size);
-	EXPECT_EQ(savail, avail);
-	EXPECT_EQ(spub, pub);
+	EXPECT_EQ(ssize, p.size);
+	EXPECT_EQ(savail, p.avail);
+	EXPECT_EQ(spub, p.published);
 }
 
 /* The provider reaches itself by bus address, at distance 0. */

@@ -324,4 +324,37 @@ static inline bool kmsg_alarming(int fd, char *line, size_t len)
 	return false;
 }
 
+/* One line of /sys/kernel/debug/p2pdma/providers (the rewritten core's view). */
+struct dbg_provider {
+	unsigned long long size;
+	unsigned long long avail;
+	int published;
+	char modes[64];		/* cache mode of each range, e.g. "wc,uc" */
+	unsigned long long zeroed;	/* bytes cleared for user mappings */
+};
+
+/* Read @pci's line of the providers view into @p; 0 when found. */
+static inline int dbg_provider_line(const char *pci, struct dbg_provider *p)
+{
+	char name[64], line[256];
+	int found = -ENOENT;
+	FILE *f;
+
+	f = fopen("/sys/kernel/debug/p2pdma/providers", "r");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (line[0] == '#' ||
+		    sscanf(line, "%63s %llu %llu %d %63s %llu", name, &p->size, &p->avail,
+			   &p->published, p->modes, &p->zeroed) != 6)
+			continue;
+		if (!strcmp(name, pci)) {
+			found = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
 #endif /* P2PDMA_UTIL_H */

@@ -30,31 +30,6 @@ static bool have_core(void)
 	return access(DBG "/paths", R_OK) == 0;
 }
 
-/* Bytes cleared for user mappings of @pci so far, from debugfs. */
-static int dbg_zeroed(const char *pci, uint64_t *zeroed)
-{
-	unsigned long long s, a, z;
-	char name[64], modes[64], line[256];
-	int pub, found = -ENOENT;
-	FILE *f;
-
-	f = fopen(DBG "/providers", "r");
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		if (line[0] == '#' ||
-		    sscanf(line, "%63s %llu %llu %d %63s %llu", name, &s, &a, &pub,
-			   modes, &z) != 6)
-			continue;
-		if (!strcmp(name, pci)) {
-			*zeroed = z;
-			found = 0;
-		}
-	}
-	fclose(f);
-	return found;
-}
-
 FIXTURE(safety)
 {
 	struct nvme_fn fns[MAX_NVME];
@@ -99,10 +74,10 @@ static uint64_t avail(struct __test_metadata *_metadata, const char *pci)
 
 static uint64_t zeroed(struct __test_metadata *_metadata, const char *pci)
 {
-	uint64_t v = 0;
+	struct dbg_provider p = {};
 
-	EXPECT_EQ(0, dbg_zeroed(pci, &v));
-	return v;
+	EXPECT_EQ(0, dbg_provider_line(pci, &p));
+	return p.zeroed;
 }
 
 /*

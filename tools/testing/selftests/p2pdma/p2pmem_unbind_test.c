@@ -363,28 +363,6 @@ static int pte_type_at(const void *addr, char *type, size_t len)
 	return found;
 }
 
-/* The cache-modes column of the provider's line in debugfs. */
-static int dbg_modes(const char *pci, char *modes, size_t len)
-{
-	char name[64], m[64], line[256];
-	unsigned long long s, a;
-	int pub, found = -ENOENT;
-	FILE *f;
-
-	f = fopen(DBG "/providers", "r");
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f))
-		if (line[0] != '#' &&
-		    sscanf(line, "%63s %llu %llu %d %63s", name, &s, &a, &pub, m) == 5 &&
-		    !strcmp(name, pci)) {
-			snprintf(modes, len, "%s", m);
-			found = 0;
-		}
-	fclose(f);
-	return found;
-}
-
 /*
  * Map a page of p2pmem and check that its PTE, PAT's entry for it and
  * debugfs all give @want ("write-combining" or "uncached-minus").
@@ -392,7 +370,8 @@ static int dbg_modes(const char *pci, char *modes, size_t len)
 static void check_user_type(struct __test_metadata *_metadata, const char *pci,
 			    const char *want)
 {
-	char pte[64], pat[64], modes[64];
+	char pte[64], pat[64];
+	struct dbg_provider dbg;
 	uint64_t phys;
 	void *p;
 
@@ -404,10 +383,10 @@ static void check_user_type(struct __test_metadata *_metadata, const char *pci,
 	ASSERT_EQ(0, pat_type_at(phys, pat, sizeof(pat))) TH_LOG("no PAT entry at %#llx",
 								 (unsigned long long)phys);
 	ASSERT_EQ(0, pte_type_at(p, pte, sizeof(pte)));
-	ASSERT_EQ(0, dbg_modes(pci, modes, sizeof(modes)));
+	ASSERT_EQ(0, dbg_provider_line(pci, &dbg));
 	EXPECT_STREQ(want, pat) TH_LOG("PAT entry at %#llx", (unsigned long long)phys);
 	EXPECT_STREQ(pat, pte) TH_LOG("user PTE at %p against PAT", p);
-	EXPECT_STREQ(!strcmp(want, "write-combining") ? "wc" : "uc", modes);
+	EXPECT_STREQ(!strcmp(want, "write-combining") ? "wc" : "uc", dbg.modes);
 	munmap(p, MAPLEN);
 }
 
