@@ -27,6 +27,15 @@ if [ "$layout" = switch ]; then
 	args+=(-device pcie-root-port,id=rp0,bus=pcie.0,chassis=1,slot=1
 	       -device x3130-upstream,id=up0,bus=rp0)
 fi
+hotplug=()
+if [ "$layout" = hotplug ]; then
+	# Native PCIe hotplug (pciehp) instead of q35's ACPI hotplug, and a
+	# QMP socket through which harness/qmp.py serves the guest's requests.
+	args+=(-global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off
+	       -device pcie-root-port,id=hp0,bus=pcie.0,chassis=10,slot=10
+	       -qmp "unix:$out/qmp.sock,server=on,wait=off")
+	cmdline+=" p2pdma.hotplug=hpnvme"
+fi
 # A spare memory BAR that no driver claims (ivshmem: 16 MiB, 64-bit,
 # prefetchable), for the KUnit tests that register and tear down ranges.
 args+=(-object memory-backend-ram,id=spare,size=16M
@@ -42,14 +51,32 @@ for cmb in ${cmbs//,/ }; do
 	fi
 	nvme="nvme,serial=p2p$i,drive=d$i,bus=$bus"
 	[ "$cmb" = 0 ] || nvme+=",cmb_size_mb=$cmb"
-	args+=(-drive "file=$img,if=none,id=d$i,format=raw" -device "$nvme")
+	if [ "$layout" = hotplug ] && [ "$i" = 0 ]; then
+		# A -blockdev outlives device_del (a -drive would be deleted
+		# with its device), so device_add can plug the same disk in.
+		nvme="nvme,id=hpnvme,serial=p2p$i,drive=d$i,bus=hp0"
+		[ "$cmb" = 0 ] || nvme+=",cmb_size_mb=$cmb"
+		args+=(-blockdev "driver=file,filename=$img,node-name=d$i" -device "$nvme")
+		hotplug=("hpnvme=$nvme")
+	else
+		args+=(-drive "file=$img,if=none,id=d$i,format=raw" -device "$nvme")
+	fi
 	i=$((i + 1))
 done
 
 echo "qemu-system-x86_64 ${args[*]} -append '$cmdline ${BOOT_APPEND:-}'" >"$out/qemu.cmd"
 rc=0
 timeout -k 10 "$timeout" qemu-system-x86_64 "${args[@]}" \
-	-append "$cmdline ${BOOT_APPEND:-}" </dev/null >"$out/qemu.out" 2>&1 || rc=$?
+	-append "$cmdline ${BOOT_APPEND:-}" </dev/null >"$out/qemu.out" 2>&1 &
+qemu=$!
+watcher=
+if [ ${#hotplug[@]} -gt 0 ]; then
+	python3 "$TOP/harness/qmp.py" "$out/qmp.sock" "$out/ktap.log" "$out/qmp.log" \
+		"${hotplug[@]}" &
+	watcher=$!
+fi
+wait "$qemu" || rc=$?
+[ -z "$watcher" ] || { kill "$watcher" 2>/dev/null; wait "$watcher" 2>/dev/null || true; }
 rm -f "$out"/nvme*.raw
 if (( rc == 124 || rc == 137 )); then
 	echo "error: $topo: boot timed out after ${timeout}s" >&2

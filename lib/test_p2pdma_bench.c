@@ -48,6 +48,17 @@
  *	that zeroing p2pmem for a user mapping can reach at best.
  *	-> "ops=<passes> bytes=<ops * len> ns=<elapsed>"
  *
+ *   hold [len=1048576]
+ *	allocates "len" bytes with pci_alloc_p2pmem() and keeps them until
+ *	"release" or until the module is unloaded: a kernel user that holds
+ *	memory while its provider goes away.  Only one hold at a time
+ *	("error=EBUSY" otherwise).
+ *	-> "held=<len>"
+ *
+ *   release
+ *	frees what "hold" keeps ("error=ENOENT" when nothing is held).
+ *	-> "released=<len>"
+ *
  *   A command that fails gives "error=<errno name>", e.g. "error=ENOMEM",
  *   or "error=EREMOTEIO" when dma_map_sg() refuses the mapping.  An unknown
  *   command or key, or a value out of range, fails the write with -EINVAL.
@@ -125,7 +136,9 @@ static struct pci_dev *provider;
 static struct pci_dev *peer;
 static struct dentry *bench_dir;
 
-static DEFINE_MUTEX(bench_mutex);	/* one run at a time */
+static DEFINE_MUTEX(bench_mutex);	/* one run at a time, and @held */
+static void *held;			/* memory kept by "hold" */
+static u32 held_len;
 static DEFINE_SPINLOCK(result_lock);	/* last_result, bench_file.result */
 static char last_result[BENCH_RESULT_MAX];
 
@@ -454,6 +467,35 @@ static int bench_memset_io(const u32 *arg, char *res, size_t len)
 	return err;
 }
 
+/* ---- hold, release: memory kept across runs ---- */
+
+static int bench_hold(const u32 *arg, char *res, size_t len)
+{
+	if (held)
+		return -EBUSY;
+	held = pci_alloc_p2pmem(provider, arg[KEY_LEN]);
+	if (!held)
+		return -ENOMEM;
+	held_len = arg[KEY_LEN];
+	scnprintf(res, len, "held=%u", held_len);
+	return 0;
+}
+
+static void bench_release_held(void)
+{
+	pci_free_p2pmem(provider, held, held_len);
+	held = NULL;
+}
+
+static int bench_release_cmd(const u32 *arg, char *res, size_t len)
+{
+	if (!held)
+		return -ENOENT;
+	scnprintf(res, len, "released=%u", held_len);
+	bench_release_held();
+	return 0;
+}
+
 /* ---- command parsing and the debugfs file ---- */
 
 static const struct bench_cmd bench_cmds[] = {
@@ -464,6 +506,8 @@ static const struct bench_cmd bench_cmds[] = {
 	{ "copy_to_iomem", BIT(KEY_LEN) | BIT(KEY_MS), bench_copy_to_iomem },
 	{ "memset_io", BIT(KEY_LEN) | BIT(KEY_MS), bench_memset_io,
 	  { [KEY_LEN] = SZ_16M } },
+	{ "hold", BIT(KEY_LEN), bench_hold },
+	{ "release", 0, bench_release_cmd },
 };
 
 static const char *bench_errname(int err)
@@ -485,6 +529,10 @@ static const char *bench_errname(int err)
 		return "EIO";
 	case -ENOSPC:
 		return "ENOSPC";
+	case -EBUSY:
+		return "EBUSY";
+	case -ENOENT:
+		return "ENOENT";
 	case -EOPNOTSUPP:
 		return "EOPNOTSUPP";
 	}
@@ -657,6 +705,8 @@ static int __init bench_init(void)
 static void __exit bench_exit(void)
 {
 	debugfs_remove(bench_dir);
+	if (held)
+		bench_release_held();
 	pci_dev_put(peer);
 	pci_dev_put(provider);
 }

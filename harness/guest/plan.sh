@@ -42,11 +42,26 @@ bench)
 	./p2pdma_bench -t "${P2PDMA_BENCH_SECONDS:-1}"
 	;;
 check)
+	# Fault injection (where configured) fails only the calls a task asks
+	# for through its fail-nth file: every GFP_KERNEL slab and page
+	# allocation may fail then, quietly (no stack dump for each).
+	for d in /sys/kernel/debug/failslab /sys/kernel/debug/fail_page_alloc; do
+		[ -d "$d" ] || continue
+		echo N >"$d/ignore-gfp-wait"
+		echo 0 >"$d/verbose"
+		[ ! -e "$d/ignore-gfp-highmem" ] || echo N >"$d/ignore-gfp-highmem"
+		[ ! -e "$d/min-order" ] || echo 0 >"$d/min-order"
+	done
 	# KUnit suites built as modules need the devices: load them now.
 	# Their KTAP goes to the kernel log, which the host parses.
 	for m in $(find /lib/modules -name '*_kunit.ko' 2>/dev/null); do
 		insmod "$m" expect="$P2PDMA_EXPECT" || echo "P2PDMA-HARNESS: insmod $m failed"
 	done
+	# The benchmark module of the series lets tests hold and churn kernel
+	# allocations.  Without a provider (nocmb) it refuses to load, and the
+	# base kernel has none: the tests that need it say so.
+	m=$(find /lib/modules -name test_p2pdma_bench.ko 2>/dev/null)
+	[ -z "$m" ] || insmod "$m" 2>/dev/null || true
 	for t in $(cat tests); do
 		echo "P2PDMA-HARNESS: running $t"
 		./"$t"
