@@ -76,7 +76,11 @@ if [ ${#hotplug[@]} -gt 0 ]; then
 	watcher=$!
 fi
 wait "$qemu" || rc=$?
-[ -z "$watcher" ] || { kill "$watcher" 2>/dev/null; wait "$watcher" 2>/dev/null || true; }
+if [ -n "$watcher" ]; then
+	# It may have ended already, when QEMU closed the socket.
+	kill "$watcher" 2>/dev/null || true
+	wait "$watcher" 2>/dev/null || true
+fi
 rm -f "$out"/nvme*.raw
 if (( rc == 124 || rc == 137 )); then
 	echo "error: $topo: boot timed out after ${timeout}s" >&2

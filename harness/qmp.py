@@ -81,6 +81,9 @@ def main():
                 continue
             if msg.get("event") == "DEVICE_DELETED":
                 deleting.discard(msg.get("data", {}).get("device"))
+            elif "error" in msg:
+                # A refused device_del deletes nothing: stop waiting.
+                deleting.clear()
         return True
 
     def add(dev):
@@ -92,15 +95,15 @@ def main():
     seen = 0
     while pump():
         try:
-            with open(guest_log, errors="replace") as f:
+            with open(guest_log, "rb") as f:
                 f.seek(seen)
-                text = f.read()
+                data = f.read()
         except OSError:
-            text = ""
-        # Only whole lines: the rest is read again next time.
-        end = text.rfind("\n") + 1
-        seen += len(text[:end].encode(errors="replace"))
-        for line in text[:end].splitlines():
+            data = b""
+        # Only whole lines, counted in bytes: the rest is read next time.
+        end = data.rfind(b"\n") + 1
+        seen += end
+        for line in data[:end].decode(errors="replace").splitlines():
             pos = line.find(REQUEST)
             if pos < 0:
                 continue

@@ -59,6 +59,14 @@ static void qmp_request(const char *verb, const char *id)
 	fflush(stdout);
 }
 
+/* poll() @fd for input for up to @ms: 1 when readable (or closed). */
+static int wait_readable(int fd, int ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	return poll(&pfd, 1, ms);
+}
+
 /* Is there a hotplug slot at the address of PCI function @pci? */
 static bool in_hotplug_slot(const char *pci)
 {
@@ -99,6 +107,7 @@ static int bench_cmd(const char *cmd, char *res, size_t len)
 	ssize_t n;
 	int fd;
 
+	res[0] = '\0';
 	fd = open(BENCH_RUN, O_RDWR);
 	if (fd < 0)
 		return -errno;
@@ -128,13 +137,16 @@ static int touch_in_child(void *p)
 	}
 	if (waitpid(pid, &status, 0) != pid)
 		return -1;
-	return WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+	if (WIFSIGNALED(status))
+		return WTERMSIG(status);
+	return WEXITSTATUS(status) ? -1 : 0;
 }
 
 /* What the I/O child did, sent to the parent when it stops. */
 struct io_counts {
 	unsigned long ok;	/* round trips that returned the right bytes */
 	unsigned long errors;	/* a failed or short transfer, or SIGBUS */
+	unsigned long efault;	/* O_DIRECT on the revoked mapping: EFAULT */
 	unsigned long wrong;	/* a transfer that "succeeded" with other bytes */
 	long first_error;	/* -errno of the first failed transfer */
 	size_t wrong_at;	/* first differing byte of the first wrong one */
@@ -169,8 +181,13 @@ static void io_child(const char *pci, const char *peer, int ready_fd,
 		size_t i;
 
 		if (sigsetjmp(io_env, 1)) {
-			/* The mapping is gone: every access ends here now. */
+			/*
+			 * The mapping is gone: every CPU access ends here now,
+			 * and I/O on it must fail without touching the device.
+			 */
 			c.errors++;
+			if (direct_io(peer, true, buf, IO_LEN, IO_OFF) == -EFAULT)
+				c.efault++;
 			nap();
 			continue;
 		}
@@ -206,6 +223,8 @@ FIXTURE(hotplug) {
 	const char *id;
 	const char *pci;
 	const char *peer;
+	pid_t child;		/* the I/O child, killed if the test fails */
+	bool holding;		/* the benchmark module holds memory */
 };
 
 FIXTURE_SETUP(hotplug)
@@ -235,14 +254,22 @@ FIXTURE_SETUP(hotplug)
 
 FIXTURE_TEARDOWN(hotplug)
 {
+	char res[128];
+
+	if (self->child > 0) {
+		kill(self->child, SIGKILL);
+		waitpid(self->child, NULL, 0);
+	}
+	if (self->holding)
+		bench_cmd("release", res, sizeof(res));
 }
 
 TEST_F_TIMEOUT(hotplug, remove_under_load, 240)
 {
-	char pci[64], res[128], msg[1024];
+	char pci[64], cmd[64], res[128], want[64], msg[1024];
 	int ready[2], stop[2], out[2];
 	uint64_t size, avail, v;
-	double t0, t_revoked = 0, t_gone = 0, t_back = 0;
+	double t0, t_revoked = 0, t_released, t_gone = 0, t_back = 0;
 	struct io_counts c;
 	int kmsg, status;
 	void *map;
@@ -255,8 +282,11 @@ TEST_F_TIMEOUT(hotplug, remove_under_load, 240)
 	ASSERT_GE(kmsg, 0);
 
 	/* Holder 1: a kernel allocation. */
-	ASSERT_EQ(0, bench_cmd("hold len=1048576", res, sizeof(res)));
-	ASSERT_EQ(0, strcmp(res, "held=1048576\n")) TH_LOG("hold: %s", res);
+	snprintf(cmd, sizeof(cmd), "hold len=%d", HOLD_LEN);
+	snprintf(want, sizeof(want), "held=%d\n", HOLD_LEN);
+	ASSERT_EQ(0, bench_cmd(cmd, res, sizeof(res)));
+	ASSERT_STREQ(want, res);
+	self->holding = true;
 	ASSERT_EQ(0, p2pmem_read(pci, "available", &v));
 	EXPECT_EQ(avail - HOLD_LEN, v);
 
@@ -271,14 +301,20 @@ TEST_F_TIMEOUT(hotplug, remove_under_load, 240)
 	ASSERT_EQ(0, pipe(out));
 	child = fork();
 	ASSERT_GE(child, 0);
-	if (child == 0)
+	if (child == 0) {
+		close(ready[0]);
+		close(stop[1]);
+		close(out[0]);
 		io_child(pci, self->peer, ready[1], stop[0], out[1]);
-	{
-		struct pollfd pfd = { .fd = ready[0], .events = POLLIN };
-
-		ASSERT_EQ(1, poll(&pfd, 1, 20000))
-			TH_LOG("no O_DIRECT round trip through p2pmem succeeded");
 	}
+	self->child = child;
+	close(ready[1]);
+	close(stop[0]);
+	close(out[1]);
+	/* A child that dies closes its end: poll() returns then too. */
+	ASSERT_EQ(1, wait_readable(ready[0], 20000));
+	ASSERT_EQ(1, read(ready[0], res, 1))
+		TH_LOG("no O_DIRECT round trip through p2pmem succeeded");
 
 	qmp_request("device_del", self->id);
 	t0 = now();
@@ -291,14 +327,17 @@ TEST_F_TIMEOUT(hotplug, remove_under_load, 240)
 		}
 		nap();
 	}
-	/* Let the removal wait for the kernel allocation a little. */
+	/* The removal must wait for the kernel allocation: give it time. */
 	if (t_revoked) {
-		nap();
+		sleep(2);
 		EXPECT_TRUE(pci_present(pci))
 			TH_LOG("the removal did not wait for memory in use");
 	}
+	snprintf(want, sizeof(want), "released=%d\n", HOLD_LEN);
 	EXPECT_EQ(0, bench_cmd("release", res, sizeof(res)));
-	EXPECT_EQ(0, strcmp(res, "released=1048576\n")) TH_LOG("release: %s", res);
+	EXPECT_STREQ(want, res);
+	self->holding = false;
+	t_released = now();
 	ASSERT_NE(0, t_revoked) TH_LOG("the mapping still works %.1f s after device_del",
 				       now() - t0);
 
@@ -308,17 +347,23 @@ TEST_F_TIMEOUT(hotplug, remove_under_load, 240)
 	EXPECT_FALSE(pci_present(pci)) TH_LOG("%s is still there", pci);
 	EXPECT_LT(t_gone - t0, BUTTON_DELAY + 10)
 		TH_LOG("removal took %.1f s", t_gone - t0);
+	/* And it is the release that let it finish. */
+	EXPECT_LT(t_gone - t_released, 5)
+		TH_LOG("gone %.1f s after the release", t_gone - t_released);
 	EXPECT_EQ(SIGBUS, touch_in_child(map)) TH_LOG("access after removal");
 
 	/* The I/O completed or failed; it never returned other bytes. */
 	ASSERT_EQ(1, write(stop[1], "s", 1));
+	ASSERT_EQ(1, wait_readable(out[0], 30000)) TH_LOG("the I/O child does not stop");
 	ASSERT_EQ(sizeof(c), read(out[0], &c, sizeof(c)));
 	ASSERT_EQ(child, waitpid(child, &status, 0));
+	self->child = 0;
 	EXPECT_TRUE(WIFEXITED(status) && !WEXITSTATUS(status));
 	EXPECT_EQ(0, c.wrong) TH_LOG("%lu round trips returned wrong data (byte %zu)",
 				     c.wrong, c.wrong_at);
 	EXPECT_GT(c.ok, 0);
 	EXPECT_GT(c.errors, 0) TH_LOG("no I/O failed after the device went away");
+	EXPECT_GT(c.efault, 0) TH_LOG("no O_DIRECT on the revoked mapping failed with EFAULT");
 	munmap(map, MAPLEN);
 
 	/* The device comes back with its whole pool. */
@@ -348,8 +393,9 @@ TEST_F_TIMEOUT(hotplug, remove_under_load, 240)
 		       t_revoked - t0, t_gone - t0);
 	ksft_print_msg("device_add: provider back with its whole pool after %.2f s\n",
 		       t_back - t_gone);
-	ksft_print_msg("O_DIRECT round trips: %lu good, %lu failed (first errno %ld, 0: SIGBUS), %lu wrong\n",
+	ksft_print_msg("O_DIRECT: %lu good, %lu failed (errno %ld, 0: SIGBUS), %lu wrong\n",
 		       c.ok, c.errors, -c.first_error, c.wrong);
+	ksft_print_msg("O_DIRECT from the revoked mapping: %lu times EFAULT\n", c.efault);
 }
 
 TEST_HARNESS_MAIN
