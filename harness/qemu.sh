@@ -18,6 +18,9 @@ args=(-M q35 -nodefaults -accel tcg -cpu "$cpu" -smp 2 -m 2G -nographic -no-rebo
       -kernel "$kernel" -initrd "$initrd"
       -serial "file:$out/console.log" -serial "file:$out/ktap.log" -monitor none)
 cmdline="console=ttyS0 panic=-1 oops=panic loglevel=7 p2pdma.topo=$topo p2pdma.expect=$expect p2pdma.iommu=$iommu p2pdma.plan=$plan"
+# The soak runs longer under the debug config's checkers.
+[ "${KCONFIG:-default}" = debug ] && soak=60 || soak=10
+cmdline+=" p2pdma.soak_seconds=${SOAK_SECONDS:-$soak}"
 
 case $iommu in
 on) args+=(-device intel-iommu); cmdline+=" intel_iommu=on" ;;

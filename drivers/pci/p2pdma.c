@@ -784,6 +784,12 @@ static int p2p_map_user_run(struct vm_area_struct *vma, struct p2p_range *r,
 		left = n;
 		ret = vm_insert_pages(vma, vma->vm_start + (i << PAGE_SHIFT),
 				      pages, &left);
+		/*
+		 * The range is inside @vma, so -EFAULT can only mean that a
+		 * page table above the PTE level could not be allocated.
+		 */
+		if (ret == -EFAULT)
+			ret = -ENOMEM;
 		for (j = 0; j < n - left; j++)
 			put_page(pages[j]);
 		for (; j < n; j++)
@@ -1760,6 +1766,7 @@ static void p2p_verdict_cached(struct pci_p2pdma *p2p, struct pci_dev *client,
 	p2p_verdict_store(p2p, client, v, atomic);
 }
 
+#if IS_ENABLED(CONFIG_KUNIT)
 /**
  * p2pdma_verdict_is_cached - whether @provider holds a verdict for @client
  * @provider: a provider with registered memory
@@ -1783,6 +1790,29 @@ VISIBLE_IF_KUNIT bool p2pdma_verdict_is_cached(struct pci_dev *provider,
 	return cached;
 }
 EXPORT_SYMBOL_IF_KUNIT(p2pdma_verdict_is_cached);
+
+/**
+ * p2pdma_is_listed - whether @pdev is on the list of providers
+ * @pdev: a PCI device
+ *
+ * For the KUnit tests: the list (which debugfs shows) must not keep a
+ * device whose registration failed.
+ *
+ * Return: true if a provider state of @pdev is on the list.
+ */
+VISIBLE_IF_KUNIT bool p2pdma_is_listed(struct pci_dev *pdev)
+{
+	struct pci_p2pdma *p2p;
+	bool listed = false;
+
+	mutex_lock(&p2p_mutex);
+	list_for_each_entry(p2p, &p2p_providers, node)
+		listed |= p2p->pdev == pdev;
+	mutex_unlock(&p2p_mutex);
+	return listed;
+}
+EXPORT_SYMBOL_IF_KUNIT(p2pdma_is_listed);
+#endif
 
 /*
  * Verdict for any client device; @p2p is the state of @provider, or NULL
@@ -2541,18 +2571,35 @@ static const struct file_operations p2p_dbg_invalidate_fops = {
 	.llseek = noop_llseek,
 };
 
-static void __init p2p_debugfs_init(void)
+/**
+ * p2pdma_debugfs_create - create the "p2pdma" debugfs directory and files
+ * @parent: directory to create it in, or NULL for the debugfs root
+ *
+ * Done once at boot, in the root.  The KUnit tests make more copies below
+ * a directory of their own, to check that a failure to create any part of
+ * it is harmless.  By debugfs convention nothing is reported: the files
+ * are simply missing, and creating one in a directory that could not be
+ * created does nothing.
+ *
+ * Context: process context.
+ *
+ * Return: the directory, or an error pointer; debugfs_remove() of it
+ * removes everything this created.
+ */
+VISIBLE_IF_KUNIT struct dentry *p2pdma_debugfs_create(struct dentry *parent)
 {
-	struct dentry *dir = debugfs_create_dir("p2pdma", NULL);
+	struct dentry *dir = debugfs_create_dir("p2pdma", parent);
 
 	debugfs_create_file("providers", 0400, dir, NULL, &p2p_dbg_providers_fops);
 	debugfs_create_file("paths", 0400, dir, NULL, &p2p_dbg_paths_fops);
 	debugfs_create_file("invalidate", 0200, dir, NULL, &p2p_dbg_invalidate_fops);
+	return dir;
 }
+EXPORT_SYMBOL_IF_KUNIT(p2pdma_debugfs_create);
 
 static int __init p2p_init(void)
 {
-	p2p_debugfs_init();
+	p2pdma_debugfs_create(NULL);
 	return bus_register_notifier(&pci_bus_type, &p2p_pci_nb);
 }
 late_initcall(p2p_init);

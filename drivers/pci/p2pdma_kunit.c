@@ -29,12 +29,14 @@
 #include <kunit/test.h>
 
 #include <linux/completion.h>
+#include <linux/debugfs.h>
 #include <linux/delay.h>
 #include <linux/device.h>
 #include <linux/dma-map-ops.h>
 #include <linux/dma-mapping.h>
 #include <linux/err.h>
 #include <linux/fs.h>
+#include <linux/kernfs.h>
 #include <linux/kthread.h>
 #include <linux/log2.h>
 #include <linux/memremap.h>
@@ -45,6 +47,7 @@
 #include <linux/pci.h>
 #include <linux/pci-p2pdma.h>
 #include <linux/random.h>
+#include <linux/sched.h>
 #include <linux/scatterlist.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
@@ -2420,6 +2423,665 @@ static void p2pdma_test_removed_client_no_stale_verdict(struct kunit *test)
 	pci_dev_put(fresh);
 }
 
+/* ---------------------------------------------------------------------
+ * Every allocation failure, one at a time (fault injection)
+ *
+ * The approach of the iommufd fail_nth selftest, from inside the kernel:
+ * a case runs in a task of its own, so it can arm current->fail_nth.
+ * Every call that fault injection looks at (failslab, fail_page_alloc)
+ * counts it down, and the one that brings it to zero fails.  Step n of a
+ * walk fails the n-th such call of the operation.  The walk ends with the
+ * first step in which the operation made fewer than n calls: nothing was
+ * failed there, so it must have succeeded.
+ */
+
+/* Far more than any operation walked here has failure points */
+#define P2P_WALK_MAX_STEPS	2000
+/* What pci_p2pmem_alloc_sgl() must leave in *nents when it fails */
+#define P2P_NENTS_UNSET		12345
+
+#ifdef CONFIG_FAULT_INJECTION
+static void p2p_fail_nth_arm(unsigned int nth)
+{
+	WRITE_ONCE(current->fail_nth, nth);
+}
+
+/* Disarm, before anything else can allocate; true if the fault came. */
+static bool p2p_fail_nth_disarm(void)
+{
+	bool injected = !READ_ONCE(current->fail_nth);
+
+	WRITE_ONCE(current->fail_nth, 0);
+	return injected;
+}
+#else
+static void p2p_fail_nth_arm(unsigned int nth)
+{
+}
+
+static bool p2p_fail_nth_disarm(void)
+{
+	return false;
+}
+#endif
+
+/*
+ * Skip without fault injection.  Fail, rather than pass having failed
+ * nothing, when it is built but ignores GFP_KERNEL allocations: the guest
+ * must set ignore-gfp-wait to N (and min-order to 0 for fail_page_alloc).
+ */
+static void p2p_need_fault_injection(struct kunit *test)
+{
+	struct page *page;
+	bool injected;
+	void *obj;
+
+	if (!IS_ENABLED(CONFIG_FAULT_INJECTION) || !IS_ENABLED(CONFIG_FAILSLAB))
+		kunit_skip(test, "needs CONFIG_FAULT_INJECTION and CONFIG_FAILSLAB");
+
+	p2p_fail_nth_arm(1);
+	obj = kmalloc(sizeof(u64), GFP_KERNEL);
+	injected = p2p_fail_nth_disarm();
+	kfree(obj);
+	KUNIT_ASSERT_TRUE_MSG(test, injected && !obj,
+			      "failslab does not fail GFP_KERNEL allocations (ignore-gfp-wait?)");
+	if (!IS_ENABLED(CONFIG_FAIL_PAGE_ALLOC))
+		return;
+
+	p2p_fail_nth_arm(1);
+	page = alloc_page(GFP_KERNEL);
+	injected = p2p_fail_nth_disarm();
+	if (page)
+		__free_page(page);
+	KUNIT_ASSERT_TRUE_MSG(test, injected && !page,
+			      "fail_page_alloc does not fail GFP_KERNEL pages (ignore-gfp-wait, min-order?)");
+}
+
+/**
+ * struct p2p_walk - an operation walked through its failure points
+ * @name: what is walked, for messages
+ * @prepare: called before each step, unarmed; may be NULL
+ * @run: the operation and nothing else, since it runs armed; 0 or -errno
+ * @check: called after each step, unarmed, with what @run returned and
+ *	whether the fault was injected; checks the outcome and brings things
+ *	back to where the step started
+ * @none_ok: the operation may have no failure point at all
+ * @step: the step being checked, for messages
+ * @points: steps in which a fault was injected
+ * @failed: of these, steps in which the operation failed
+ * @enomem: of these, failures reported as -ENOMEM
+ */
+struct p2p_walk {
+	const char *name;
+	void (*prepare)(struct kunit *test, struct p2p_walk *w);
+	int (*run)(struct p2p_walk *w);
+	void (*check)(struct kunit *test, struct p2p_walk *w, int ret,
+		      bool injected);
+	bool none_ok;
+	unsigned int step;
+	unsigned int points;
+	unsigned int failed;
+	unsigned int enomem;
+};
+
+static void p2p_walk_run(struct kunit *test, struct p2p_walk *w)
+{
+	bool warned = p2p_warned(), injected = true;
+	int ret;
+
+	for (w->step = 1; injected && w->step <= P2P_WALK_MAX_STEPS; w->step++) {
+		if (w->prepare)
+			w->prepare(test, w);
+		p2p_fail_nth_arm(w->step);
+		ret = w->run(w);
+		injected = p2p_fail_nth_disarm();
+
+		if (injected) {
+			w->points++;
+			w->failed += ret != 0;
+			w->enomem += ret == -ENOMEM;
+		} else {
+			KUNIT_ASSERT_EQ_MSG(test, ret, 0, "%s failed with no fault injected",
+					    w->name);
+		}
+		w->check(test, w, ret, injected);
+	}
+
+	kunit_info(test, "%s: %u failure points (%u failed, %u of them with -ENOMEM; %u tolerated)\n",
+		   w->name, w->points, w->failed, w->enomem, w->points - w->failed);
+	if (injected)
+		KUNIT_FAIL(test, "%s: still failing after %u steps", w->name,
+			   P2P_WALK_MAX_STEPS);
+	if (!w->none_ok)
+		KUNIT_EXPECT_GT_MSG(test, w->points, 0,
+				    "%s: no fault was ever injected", w->name);
+	p2p_no_new_warn(test, warned);
+}
+
+/* The p2pmem "size" and "available" of @pdev read @size and @avail. */
+static void p2p_assert_counters(struct kunit *test, const struct p2p_walk *w,
+				struct pci_dev *pdev, u64 size, u64 avail)
+{
+	u64 val;
+
+	KUNIT_ASSERT_EQ(test, p2p_sysfs_read(pdev, "size", &val), 0);
+	KUNIT_ASSERT_EQ_MSG(test, val, size, "%s, step %u: size", w->name, w->step);
+	KUNIT_ASSERT_EQ(test, p2p_sysfs_read(pdev, "available", &val), 0);
+	KUNIT_ASSERT_EQ_MSG(test, val, avail, "%s, step %u: available", w->name,
+			    w->step);
+}
+
+/* The spare device as a published provider of @size bytes at offset 0. */
+static struct p2p_spare *p2p_spare_provider(struct kunit *test, size_t size)
+{
+	struct p2p_spare *sp = p2p_spare_get(test);
+
+	KUNIT_ASSERT_EQ(test, pci_p2pdma_add_resource(sp->pdev, P2P_SPARE_BAR, size, 0), 0);
+	pci_p2pmem_publish(sp->pdev, true);
+	KUNIT_ASSERT_TRUE(test, pci_has_p2pmem(sp->pdev));
+	return sp;
+}
+
+/*
+ * Giving a BAR range struct pages also maps it into the kernel's linear
+ * map, and x86-64 does not check the page-table allocations it makes for
+ * that (alloc_low_pages() returns NULL when it fails): a fault injected
+ * there is an oops, not an error.  The guard is a second mapping of the
+ * BAR in the same gigabyte, held for the whole walk: the page tables then
+ * stay in place and are not allocated again at every step.  It is never
+ * accessed, so the caching mode of MEMORY_DEVICE_GENERIC does not matter
+ * (ivshmem's BAR is RAM in the host anyway).
+ */
+#define P2P_GUARD_SIZE		SZ_2M
+
+KUNIT_DEFINE_ACTION_WRAPPER(p2p_memunmap_pages, memunmap_pages, struct dev_pagemap *);
+
+static void p2p_need_safe_linear_map(struct kunit *test)
+{
+	if (!IS_ENABLED(CONFIG_X86_64))
+		kunit_skip(test, "only x86-64 is known to survive these failures");
+	if (debug_pagealloc_enabled())
+		kunit_skip(test, "debug_pagealloc maps with 4 KiB pages: no guard for that");
+}
+
+/* Guard the page tables of the linear map of the spare's BAR, up to @end. */
+static void p2p_guard_linear_map(struct kunit *test, struct p2p_spare *sp, u64 end)
+{
+	u64 len = min_t(u64, pci_resource_len(sp->pdev, P2P_SPARE_BAR), SZ_1G);
+	struct dev_pagemap *pgmap;
+	resource_size_t start;
+	void *addr;
+
+	/* A BAR is aligned to its size: its first gigabyte is one of the map's */
+	KUNIT_ASSERT_GE(test, len - P2P_GUARD_SIZE, end);
+	start = pci_resource_start(sp->pdev, P2P_SPARE_BAR) + len - P2P_GUARD_SIZE;
+	pgmap = kunit_kzalloc(test, sizeof(*pgmap), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, pgmap);
+	pgmap->type = MEMORY_DEVICE_GENERIC;
+	pgmap->range.start = start;
+	pgmap->range.end = start + P2P_GUARD_SIZE - 1;
+	pgmap->nr_range = 1;
+	addr = memremap_pages(pgmap, dev_to_node(&sp->pdev->dev));
+	KUNIT_ASSERT_FALSE_MSG(test, IS_ERR(addr), "no guard mapping: %pe", addr);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, p2p_memunmap_pages, pgmap), 0);
+}
+
+struct p2p_add_walk {
+	struct p2p_walk walk;
+	struct p2p_spare *sp;
+	size_t size;
+	u64 offset;
+	void *group;		/* second range: the devres group of the step */
+	struct pci_p2pdma *state;	/* second range: the provider's state */
+	u64 size_before;	/* second range: p2pmem "size" before the step */
+};
+
+static struct p2p_add_walk *to_add_walk(struct p2p_walk *w)
+{
+	return container_of(w, struct p2p_add_walk, walk);
+}
+
+static int p2p_add_run(struct p2p_walk *walk)
+{
+	struct p2p_add_walk *w = to_add_walk(walk);
+
+	return pci_p2pdma_add_resource(w->sp->pdev, P2P_SPARE_BAR, w->size, w->offset);
+}
+
+/* Any errno will do, as long as it is one; those not -ENOMEM are shown. */
+static void p2p_add_report(struct kunit *test, struct p2p_walk *w, int ret)
+{
+	KUNIT_ASSERT_LT_MSG(test, ret, 0, "%s, step %u", w->name, w->step);
+	if (ret != -ENOMEM)
+		kunit_info(test, "%s: step %u failed with %d\n", w->name, w->step, ret);
+}
+
+/* Releasing the step's devres group releases nothing: no leftovers. */
+static void p2p_add_release_empty(struct kunit *test, struct p2p_add_walk *w,
+				  void **group)
+{
+	int left = devres_release_group(&w->sp->pdev->dev, *group);
+
+	*group = NULL;
+	KUNIT_ASSERT_EQ_MSG(test, left, 0, "%s, step %u: devres entries left behind",
+			    w->walk.name, w->walk.step);
+}
+
+/* The spare is no provider: no state, no sysfs group, not in debugfs. */
+static void p2p_assert_no_provider(struct kunit *test, struct p2p_add_walk *w)
+{
+	struct pci_dev *pdev = w->sp->pdev;
+	struct kernfs_node *kn;
+	bool group;
+
+	KUNIT_ASSERT_NULL_MSG(test, rcu_access_pointer(pdev->p2pdma),
+			      "%s, step %u: provider state left behind", w->walk.name,
+			      w->walk.step);
+	KUNIT_ASSERT_FALSE(test, pci_has_p2pmem(pdev));
+	kn = kernfs_find_and_get(pdev->dev.kobj.sd, "p2pmem");
+	group = kn;
+	kernfs_put(kn);
+	KUNIT_ASSERT_FALSE_MSG(test, group, "%s, step %u: p2pmem sysfs group left behind",
+			       w->walk.name, w->walk.step);
+	KUNIT_ASSERT_FALSE_MSG(test, p2pdma_is_listed(pdev),
+			       "%s, step %u: still on the list of providers",
+			       w->walk.name, w->walk.step);
+}
+
+/* A first range that was added serves memory once published. */
+static void p2p_assert_first_works(struct kunit *test, struct p2p_add_walk *w)
+{
+	struct pci_dev *pdev = w->sp->pdev;
+	struct p2p_buf *b;
+
+	pci_p2pmem_publish(pdev, true);
+	KUNIT_ASSERT_TRUE(test, pci_has_p2pmem(pdev));
+	p2p_assert_counters(test, &w->walk, pdev, w->size, w->size);
+	b = p2p_buf_alloc(test, pdev, PAGE_SIZE);
+	KUNIT_ASSERT_NOT_NULL_MSG(test, b, "%s, step %u: no page", w->walk.name,
+				  w->walk.step);
+	p2p_check_buf(test, pdev, b->addr, PAGE_SIZE);
+	p2p_buf_free(test, b);
+}
+
+static void p2p_first_check(struct kunit *test, struct p2p_walk *walk, int ret,
+			    bool injected)
+{
+	struct p2p_add_walk *w = to_add_walk(walk);
+	struct p2p_spare *sp = w->sp;
+
+	if (ret) {
+		p2p_add_report(test, walk, ret);
+		p2p_assert_no_provider(test, w);
+		p2p_add_release_empty(test, w, &sp->group);
+	} else {
+		p2p_assert_first_works(test, w);
+		p2p_spare_teardown(test, sp);
+		p2p_assert_no_provider(test, w);
+	}
+	/* The next step, and p2p_spare_release(), start from an open group */
+	sp->group = devres_open_group(&sp->pdev->dev, NULL, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, sp->group);
+}
+
+/*
+ * A first range that fails to be added leaves no provider behind; one
+ * added despite a failure works, and is torn down for the next step.
+ */
+static void p2pdma_test_fail_add_first_range(struct kunit *test)
+{
+	struct p2p_add_walk w = {
+		.walk = {
+			.name = "add_resource(first range)",
+			.run = p2p_add_run,
+			.check = p2p_first_check,
+		},
+		.size = SZ_4M,
+	};
+
+	p2p_need_fault_injection(test);
+	p2p_need_safe_linear_map(test);
+	w.sp = p2p_spare_get(test);
+	p2p_guard_linear_map(test, w.sp, w.offset + w.size);
+
+	p2p_assert_no_provider(test, &w);
+	p2p_walk_run(test, &w.walk);
+}
+
+static void p2p_second_prepare(struct kunit *test, struct p2p_walk *walk)
+{
+	struct p2p_add_walk *w = to_add_walk(walk);
+
+	w->group = devres_open_group(&w->sp->pdev->dev, NULL, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, w->group);
+}
+
+/* With the first range full, the next allocation is the second range's. */
+static void p2p_assert_second_serves(struct kunit *test, struct p2p_add_walk *w)
+{
+	struct pci_dev *pdev = w->sp->pdev;
+	pci_bus_addr_t bus;
+	struct p2p_buf *a, *b;
+
+	a = p2p_buf_alloc(test, pdev, w->size_before);
+	b = p2p_buf_alloc(test, pdev, w->size);
+	KUNIT_ASSERT_NOT_NULL(test, a);
+	KUNIT_ASSERT_NOT_NULL(test, b);
+	bus = pci_bus_address(pdev, P2P_SPARE_BAR) + w->offset;
+	KUNIT_EXPECT_EQ_MSG(test, pci_p2pmem_virt_to_bus(pdev, b->addr), bus,
+			    "%s, step %u", w->walk.name, w->walk.step);
+	p2p_buf_free(test, b);
+	p2p_buf_free(test, a);
+}
+
+static void p2p_second_check(struct kunit *test, struct p2p_walk *walk, int ret,
+			     bool injected)
+{
+	struct p2p_add_walk *w = to_add_walk(walk);
+	struct pci_dev *pdev = w->sp->pdev;
+	u64 before = w->size_before;
+
+	if (ret) {
+		p2p_add_report(test, walk, ret);
+		KUNIT_ASSERT_PTR_EQ(test, rcu_access_pointer(pdev->p2pdma), w->state);
+		KUNIT_ASSERT_TRUE(test, pci_has_p2pmem(pdev));
+		KUNIT_ASSERT_TRUE(test, p2pdma_is_listed(pdev));
+		p2p_assert_counters(test, walk, pdev, before, before);
+		p2p_add_release_empty(test, w, &w->group);
+		return;
+	}
+	p2p_assert_counters(test, walk, pdev, before + w->size, before + w->size);
+	p2p_assert_second_serves(test, w);
+	/* Only the second range goes: it was added inside the step's group */
+	devres_release_group(&pdev->dev, w->group);
+	w->group = NULL;
+	KUNIT_ASSERT_TRUE(test, pci_has_p2pmem(pdev));
+	p2p_assert_counters(test, walk, pdev, before, before);
+}
+
+/*
+ * A second range that fails to be added leaves the provider as it was,
+ * serving its first range; one added despite a failure serves memory.
+ * Each step adds the range in a devres group of its own, nested in the
+ * spare's, so that releasing it takes down the second range only.  The
+ * first range keeps the linear map's page tables, as the guard does above.
+ */
+static void p2pdma_test_fail_add_second_range(struct kunit *test)
+{
+	struct p2p_add_walk w = {
+		.walk = {
+			.name = "add_resource(second range)",
+			.prepare = p2p_second_prepare,
+			.run = p2p_add_run,
+			.check = p2p_second_check,
+		},
+		.size = SZ_2M,
+		.offset = SZ_8M,
+		.size_before = SZ_4M,
+	};
+
+	p2p_need_fault_injection(test);
+	p2p_need_safe_linear_map(test);
+	w.sp = p2p_spare_provider(test, w.size_before);
+	w.state = rcu_access_pointer(w.sp->pdev->p2pdma);
+	p2p_assert_counters(test, &w.walk, w.sp->pdev, w.size_before, w.size_before);
+	p2p_walk_run(test, &w.walk);
+}
+
+struct p2p_sgl_walk {
+	struct p2p_walk walk;
+	struct p2p_sgl s;
+	u32 length;
+	u64 size;		/* p2pmem "size" and "available" before */
+};
+
+static struct p2p_sgl_walk *to_sgl_walk(struct p2p_walk *w)
+{
+	return container_of(w, struct p2p_sgl_walk, walk);
+}
+
+static void p2p_sgl_prepare(struct kunit *test, struct p2p_walk *walk)
+{
+	struct p2p_sgl_walk *w = to_sgl_walk(walk);
+
+	w->s.sgl = NULL;
+	w->s.nents = P2P_NENTS_UNSET;
+}
+
+static int p2p_sgl_run(struct p2p_walk *walk)
+{
+	struct p2p_sgl_walk *w = to_sgl_walk(walk);
+
+	w->s.sgl = pci_p2pmem_alloc_sgl(w->s.pdev, &w->s.nents, w->length);
+	return w->s.sgl ? 0 : -ENOMEM;
+}
+
+static void p2p_sgl_check(struct kunit *test, struct p2p_walk *walk, int ret,
+			  bool injected)
+{
+	struct p2p_sgl_walk *w = to_sgl_walk(walk);
+	struct pci_dev *pdev = w->s.pdev;
+
+	if (ret) {
+		KUNIT_ASSERT_EQ_MSG(test, w->s.nents, P2P_NENTS_UNSET,
+				    "%s, step %u: *nents written", walk->name, walk->step);
+		p2p_assert_counters(test, walk, pdev, w->size, w->size);
+		return;
+	}
+	/* Freed by KUnit if a check below ends the case */
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, p2p_sgl_release, &w->s), 0);
+	p2p_check_sgl(test, w->s.sgl, w->s.nents, w->length, w->length);
+	p2p_assert_counters(test, walk, pdev, w->size, w->size - PAGE_ALIGN(w->length));
+	kunit_release_action(test, p2p_sgl_release, &w->s);
+	p2p_assert_counters(test, walk, pdev, w->size, w->size);
+}
+
+/*
+ * A list that cannot be allocated takes no memory and writes no *nents;
+ * the 1 MiB list falls back to 256 KiB entries when its one-entry list
+ * cannot be allocated, and that must work too.
+ */
+static void p2pdma_test_fail_alloc_sgl(struct kunit *test)
+{
+	static const u32 lengths[] = { PAGE_SIZE, SZ_1M };
+	static const char * const names[] = {
+		"alloc_sgl(1 page)", "alloc_sgl(1 MiB)",
+	};
+	struct p2p_sgl_walk *w;
+	struct p2p_spare *sp;
+	unsigned int i;
+
+	p2p_need_fault_injection(test);
+	sp = p2p_spare_provider(test, SZ_4M);
+	/* Not on the stack: a list is released by KUnit if a check fails */
+	w = kunit_kzalloc(test, sizeof(*w), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, w);
+	for (i = 0; i < ARRAY_SIZE(lengths); i++) {
+		*w = (struct p2p_sgl_walk) {
+			.walk = {
+				.name = names[i],
+				.prepare = p2p_sgl_prepare,
+				.run = p2p_sgl_run,
+				.check = p2p_sgl_check,
+			},
+			.s.pdev = sp->pdev,
+			.length = lengths[i],
+			.size = SZ_4M,
+		};
+		p2p_walk_run(test, &w->walk);
+	}
+	/* One failure, of the one-entry list or later, the fallback survives */
+	KUNIT_EXPECT_EQ_MSG(test, w->walk.failed, 0,
+			    "%s: the fallback to smaller entries did not work",
+			    w->walk.name);
+}
+
+struct p2p_enable_walk {
+	struct p2p_walk walk;
+	const char *text;
+	struct pci_dev *named;	/* what the store must return, with a reference */
+	bool want;		/* what it must set *use_p2pdma to */
+	struct pci_dev *p2p_dev;
+	bool use;
+	unsigned int refs;
+};
+
+static struct p2p_enable_walk *to_enable_walk(struct p2p_walk *w)
+{
+	return container_of(w, struct p2p_enable_walk, walk);
+}
+
+static void p2p_enable_prepare(struct kunit *test, struct p2p_walk *walk)
+{
+	struct p2p_enable_walk *w = to_enable_walk(walk);
+
+	w->p2p_dev = ERR_PTR(-ESRCH);
+	w->use = !w->want;
+	w->refs = w->named ? p2p_dev_refs(w->named) : 0;
+}
+
+static int p2p_enable_run(struct p2p_walk *walk)
+{
+	struct p2p_enable_walk *w = to_enable_walk(walk);
+
+	return pci_p2pdma_enable_store(w->text, &w->p2p_dev, &w->use);
+}
+
+static void p2p_enable_check(struct kunit *test, struct p2p_walk *walk, int ret,
+			     bool injected)
+{
+	struct p2p_enable_walk *w = to_enable_walk(walk);
+
+	if (ret) {
+		KUNIT_ASSERT_EQ_MSG(test, ret, -ENOMEM, "%s, step %u", walk->name, walk->step);
+		KUNIT_ASSERT_PTR_EQ(test, w->p2p_dev, ERR_PTR(-ESRCH));
+		KUNIT_ASSERT_EQ(test, w->use, !w->want);
+		if (w->named)
+			KUNIT_ASSERT_EQ(test, p2p_dev_refs(w->named), w->refs);
+		return;
+	}
+	if (!IS_ERR_OR_NULL(w->p2p_dev))
+		KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, p2p_dev_put,
+								w->p2p_dev), 0);
+	KUNIT_ASSERT_PTR_EQ(test, w->p2p_dev, w->named);
+	KUNIT_ASSERT_EQ(test, w->use, w->want);
+	if (!w->named)
+		return;
+	KUNIT_ASSERT_EQ(test, p2p_dev_refs(w->named), w->refs + 1);
+	kunit_release_action(test, p2p_dev_put, w->p2p_dev);
+	KUNIT_ASSERT_EQ(test, p2p_dev_refs(w->named), w->refs);
+}
+
+/*
+ * Parsing takes a reference at most: a failure must not keep it, nor set
+ * anything.  The store allocates nothing today, so a walk of no failure
+ * point is fine here: p2p_need_fault_injection() has shown that faults
+ * would be injected, and the walk covers whatever the store calls later.
+ */
+static void p2pdma_test_fail_enable_store(struct kunit *test)
+{
+	struct p2p_enable_walk w;
+	struct p2p_spare *sp;
+	unsigned int i;
+
+	p2p_need_fault_injection(test);
+	sp = p2p_spare_provider(test, SZ_2M);
+	for (i = 0; i < 2; i++) {
+		w = (struct p2p_enable_walk) {
+			.walk = {
+				.name = i ? "enable_store(\"1\")" : "enable_store(provider name)",
+				.prepare = p2p_enable_prepare,
+				.run = p2p_enable_run,
+				.check = p2p_enable_check,
+				.none_ok = true,
+			},
+			.text = i ? "1" : pci_name(sp->pdev),
+			.named = i ? NULL : sp->pdev,
+			.want = true,
+		};
+		p2p_walk_run(test, &w.walk);
+	}
+}
+
+static const char * const p2p_debugfs_files[] = {
+	"providers", "paths", "invalidate",
+};
+
+struct p2p_debugfs_walk {
+	struct p2p_walk walk;
+	struct dentry *parent;
+	struct dentry *dir;
+};
+
+static struct p2p_debugfs_walk *to_debugfs_walk(struct p2p_walk *w)
+{
+	return container_of(w, struct p2p_debugfs_walk, walk);
+}
+
+static int p2p_debugfs_run(struct p2p_walk *walk)
+{
+	struct p2p_debugfs_walk *w = to_debugfs_walk(walk);
+
+	w->dir = p2pdma_debugfs_create(w->parent);
+	return PTR_ERR_OR_ZERO(w->dir);
+}
+
+/* Whether @parent holds @name; looks it up, so this allocates. */
+static bool p2p_debugfs_has(struct dentry *parent, const char *name)
+{
+	struct dentry *d = debugfs_lookup(name, parent);
+	bool found = d;
+
+	dput(d);
+	return found;
+}
+
+static void p2p_debugfs_check(struct kunit *test, struct p2p_walk *walk, int ret,
+			      bool injected)
+{
+	struct p2p_debugfs_walk *w = to_debugfs_walk(walk);
+	unsigned int i;
+
+	/* Failures are tolerated; a run with none must create everything */
+	for (i = 0; !injected && i < ARRAY_SIZE(p2p_debugfs_files); i++)
+		KUNIT_ASSERT_TRUE_MSG(test, p2p_debugfs_has(w->dir, p2p_debugfs_files[i]),
+				      "%s: no %s", walk->name, p2p_debugfs_files[i]);
+	debugfs_remove(w->dir);
+	w->dir = NULL;
+	KUNIT_ASSERT_FALSE_MSG(test, p2p_debugfs_has(w->parent, "p2pdma"),
+			       "%s, step %u: the directory outlived its removal",
+			       walk->name, walk->step);
+	KUNIT_ASSERT_TRUE_MSG(test, simple_empty(w->parent),
+			      "%s, step %u: something was left in %pd", walk->name,
+			      walk->step, w->parent);
+}
+
+KUNIT_DEFINE_ACTION_WRAPPER(p2p_debugfs_remove, debugfs_remove, struct dentry *);
+
+/*
+ * The debugfs files are made in a directory that belongs to the case, so
+ * that the real ones stay as they are.  A failure may cost a file or all
+ * of them, but nothing else, and debugfs_remove() takes everything away.
+ */
+static void p2pdma_test_fail_debugfs_create(struct kunit *test)
+{
+	struct p2p_debugfs_walk w = {
+		.walk = {
+			.name = "debugfs_create",
+			.run = p2p_debugfs_run,
+			.check = p2p_debugfs_check,
+		},
+	};
+
+	p2p_need_fault_injection(test);
+	w.parent = debugfs_create_dir("p2pdma-kunit", NULL);
+	if (IS_ERR(w.parent))
+		kunit_skip(test, "no debugfs directory for the case: %pe", w.parent);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, p2p_debugfs_remove,
+							w.parent), 0);
+	p2p_walk_run(test, &w.walk);
+}
+
 static struct kunit_case p2pdma_test_cases[] = {
 	KUNIT_CASE(p2pdma_test_environment),
 	KUNIT_CASE_PARAM(p2pdma_test_add_resource_rejects, p2p_add_gen_params),
@@ -2441,6 +3103,11 @@ static struct kunit_case p2pdma_test_cases[] = {
 	KUNIT_CASE(p2pdma_test_sgl_iomem_dma_map),
 	KUNIT_CASE(p2pdma_test_several_ranges),
 	KUNIT_CASE(p2pdma_test_failed_add_unwinds),
+	KUNIT_CASE_SLOW(p2pdma_test_fail_add_first_range),
+	KUNIT_CASE_SLOW(p2pdma_test_fail_add_second_range),
+	KUNIT_CASE(p2pdma_test_fail_alloc_sgl),
+	KUNIT_CASE(p2pdma_test_fail_enable_store),
+	KUNIT_CASE(p2pdma_test_fail_debugfs_create),
 	KUNIT_CASE(p2pdma_test_teardown_withdraws_first),
 	KUNIT_CASE_PARAM(p2pdma_test_free_invalid, p2p_bad_free_gen_params),
 	KUNIT_CASE(p2pdma_test_sysfs_counters),

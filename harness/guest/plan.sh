@@ -15,6 +15,31 @@ for i in $(seq 50); do
 	sleep 0.1
 done
 
+# kmemleak reports an object once it has been unreferenced for 5 s, and
+# only once a second scan confirms it: scan twice.  "clear" forgets only
+# what a scan has reported, so the plan scans before clearing.
+kmemleak_scan() {
+	echo scan 2>/dev/null >"$1" && echo scan 2>/dev/null >"$1"
+}
+
+# One KTAP test: kmemleak finds no unreferenced object since the clear.
+kmemleak_check() {
+	echo "P2PDMA-HARNESS: running kmemleak"
+	echo "TAP version 13"
+	echo "1..1"
+	sleep 6
+	if ! kmemleak_scan "$1"; then
+		dmesg | grep 'kmemleak' | tail -n 5 | sed 's/^/# /'
+		echo "not ok 1 kmemleak finds no leak: it cannot scan (disabled?)"
+	elif n=$(grep -c '^unreferenced object' "$1"); [ "$n" -eq 0 ]; then
+		echo "ok 1 kmemleak finds no leak"
+	else
+		sed -n '1,40s/^/# /p' "$1"
+		echo "not ok 1 kmemleak finds no leak: $n unreferenced objects"
+	fi
+	echo "P2PDMA-HARNESS: kmemleak exited 0"
+}
+
 case $P2PDMA_PLAN in
 pci)
 	# Debugging aid: PAT memory types, every PCI function with its
@@ -52,6 +77,13 @@ check)
 		[ ! -e "$d/ignore-gfp-highmem" ] || echo N >"$d/ignore-gfp-highmem"
 		[ ! -e "$d/min-order" ] || echo 0 >"$d/min-order"
 	done
+	# kmemleak (debug config): forget what boot left, so that what it
+	# finds after the tests (KUnit's included) is theirs.
+	kml=/sys/kernel/debug/kmemleak
+	if [ -e $kml ]; then
+		kmemleak_scan $kml || echo "# kmemleak cannot scan"
+		echo clear >$kml
+	fi
 	# KUnit suites built as modules need the devices: load them now.
 	# Their KTAP goes to the kernel log, which the host parses.
 	for m in $(find /lib/modules -name '*_kunit.ko' 2>/dev/null); do
@@ -67,5 +99,6 @@ check)
 		./"$t"
 		echo "P2PDMA-HARNESS: $t exited $?"
 	done
+	[ ! -e $kml ] || kmemleak_check $kml
 	;;
 esac

@@ -305,7 +305,10 @@ static inline int kmsg_open(void)
 
 static inline bool kmsg_alarming(int fd, char *line, size_t len)
 {
-	static const char * const bad[] = { "WARNING:", "BUG:", "Oops", "refcount_t" };
+	static const char * const bad[] = {
+		"WARNING:", "BUG:", "Oops", "refcount_t", "UBSAN:", "kernel BUG",
+		"general protection fault", "blocked for more than",
+	};
 	char rec[1024];
 	ssize_t n;
 	size_t i;
