@@ -39,9 +39,10 @@ if [ "$layout" = hotplug ]; then
 	       -qmp "unix:$out/qmp.sock,server=on,wait=off")
 	cmdline+=" p2pdma.hotplug=hpnvme"
 fi
-# A spare memory BAR that no driver claims (ivshmem: 16 MiB, 64-bit,
-# prefetchable), for the KUnit tests that register and tear down ranges.
-args+=(-object memory-backend-ram,id=spare,size=16M
+# A spare memory BAR that no driver claims (ivshmem: 256 MiB, 64-bit,
+# prefetchable), for the KUnit tests that register and tear down ranges;
+# two x86-64 memory sections, so that a range can straddle them.
+args+=(-object memory-backend-ram,id=spare,size=256M
        -device ivshmem-plain,memdev=spare,bus=pcie.0)
 i=0
 for cmb in ${cmbs//,/ }; do

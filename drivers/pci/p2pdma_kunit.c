@@ -1492,7 +1492,8 @@ static void p2pdma_test_failed_add_unwinds(struct kunit *test)
 
 	KUNIT_ASSERT_EQ(test, pci_p2pdma_add_resource(pdev, P2P_SPARE_BAR, SZ_2M, 0), 0);
 	KUNIT_EXPECT_EQ(test, pci_p2pdma_add_resource(pdev, P2P_SPARE_BAR,
-						      SZ_32M, 0), -EINVAL);
+						      pci_resource_len(pdev, P2P_SPARE_BAR) +
+						      SZ_2M, 0), -EINVAL);
 	a = pci_alloc_p2pmem(pdev, SZ_2M);
 	KUNIT_EXPECT_NOT_NULL(test, a);
 	if (a)
@@ -2748,6 +2749,36 @@ static void p2pdma_test_fail_add_first_range(struct kunit *test)
 	p2p_walk_run(test, &w.walk);
 }
 
+/*
+ * The same for a range across a memory section boundary: memory hotplug
+ * adds it section by section, and a failure in the second section must
+ * take the first one back out, or the next attempt finds it present.
+ */
+static void p2pdma_test_fail_add_across_sections(struct kunit *test)
+{
+	const u64 section = 1ULL << SECTION_SIZE_BITS;
+	struct p2p_add_walk w = {
+		.walk = {
+			.name = "add_resource(across a section boundary)",
+			.run = p2p_add_run,
+			.check = p2p_first_check,
+		},
+		.size = SZ_4M,
+		.offset = section - SZ_2M,
+	};
+
+	p2p_need_fault_injection(test);
+	p2p_need_safe_linear_map(test);
+	w.sp = p2p_spare_get(test);
+	/* A BAR is aligned to its size: with two sections, one starts inside */
+	if (pci_resource_len(w.sp->pdev, P2P_SPARE_BAR) < 2 * section)
+		kunit_skip(test, "the spare BAR is smaller than two memory sections");
+	p2p_guard_linear_map(test, w.sp, w.offset + w.size);
+
+	p2p_assert_no_provider(test, &w);
+	p2p_walk_run(test, &w.walk);
+}
+
 static void p2p_second_prepare(struct kunit *test, struct p2p_walk *walk)
 {
 	struct p2p_add_walk *w = to_add_walk(walk);
@@ -3104,6 +3135,7 @@ static struct kunit_case p2pdma_test_cases[] = {
 	KUNIT_CASE(p2pdma_test_several_ranges),
 	KUNIT_CASE(p2pdma_test_failed_add_unwinds),
 	KUNIT_CASE_SLOW(p2pdma_test_fail_add_first_range),
+	KUNIT_CASE_SLOW(p2pdma_test_fail_add_across_sections),
 	KUNIT_CASE_SLOW(p2pdma_test_fail_add_second_range),
 	KUNIT_CASE(p2pdma_test_fail_alloc_sgl),
 	KUNIT_CASE(p2pdma_test_fail_enable_store),
