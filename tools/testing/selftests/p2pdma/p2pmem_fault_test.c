@@ -61,19 +61,15 @@ static bool have_core(void)
 	return access(DBG "/paths", R_OK) == 0;
 }
 
-/* A p2pmem/ attribute of @pci as a number; 0 or -errno. */
+/* p2pmem_read() of p2pdma_util.h, for unsigned long long; 0 or -errno. */
 static int p2pmem_ull(const char *pci, const char *attr, unsigned long long *val)
 {
-	char path[PATH_MAX], buf[64], *end;
-	int ret;
+	uint64_t v;
+	int ret = p2pmem_read(pci, attr, &v);
 
-	snprintf(path, sizeof(path), PCI_DEVICES "/%s/p2pmem/%s", pci, attr);
-	ret = read_text(path, buf, sizeof(buf));
-	if (ret)
-		return ret;
-	errno = 0;
-	*val = strtoull(buf, &end, 10);
-	return errno || end == buf ? -EINVAL : 0;
+	if (!ret)
+		*val = v;
+	return ret;
 }
 
 static unsigned long long avail(struct __test_metadata *_metadata,

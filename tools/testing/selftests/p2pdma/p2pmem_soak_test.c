@@ -114,26 +114,25 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* A number from a sysfs file; 0 or -errno. */
+/* read_u64() and p2pmem_read() of p2pdma_util.h, for unsigned long long */
 static int read_ull(const char *path, unsigned long long *val)
 {
-	char buf[64], *end;
-	int ret;
+	uint64_t v;
+	int ret = read_u64(path, &v);
 
-	ret = read_text(path, buf, sizeof(buf));
-	if (ret)
-		return ret;
-	errno = 0;
-	*val = strtoull(buf, &end, 10);
-	return errno || end == buf ? -EINVAL : 0;
+	if (!ret)
+		*val = v;
+	return ret;
 }
 
 static int p2pmem_ull(const char *pci, const char *attr, unsigned long long *val)
 {
-	char path[PATH_MAX];
+	uint64_t v;
+	int ret = p2pmem_read(pci, attr, &v);
 
-	snprintf(path, sizeof(path), PCI_DEVICES "/%s/p2pmem/%s", pci, attr);
-	return read_ull(path, val);
+	if (!ret)
+		*val = v;
+	return ret;
 }
 
 /*
