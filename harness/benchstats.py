@@ -9,7 +9,12 @@ with medians over the rounds and the spread (max-min over the median), then
   bench: zeroing ours zero_map_16m=X memset_io_16m=Y unit=U ratio=Z
 with Z = X/Y, both medians of OUR kernel: how close mapping p2pmem that has
 to be zeroed comes to a plain memset_io() of the same size on the same BAR
-(1 is the goal), and writes everything to OUTDIR/results.json.  R > 1 means
+(1 is the goal), then
+  bench: loop staging ours loop_stage_p2p_1m=X loop_stage_ram_1m=Y unit=U ratio=Z
+with Z = X/Y, both of OUR kernel: nvme-loop's target staging data in
+p2pmem against staging it in RAM (the base kernel has no staging mode, so
+RAM staging is the reference), and writes everything to
+OUTDIR/results.json.  R > 1 means
 ours is better: for rates it is ours/base, for times (units starting with
 "ns") base/ours.
 """
@@ -67,6 +72,15 @@ def zeroing(results):
             "ratio": z / m if z and m else None}
 
 
+def staging(results):
+    """Our loop_stage_p2p_1m against our loop_stage_ram_1m, as a dict."""
+    by_name = {r["name"]: r for r in results}
+    p = by_name.get("loop_stage_p2p_1m", {}).get("ours")
+    r = by_name.get("loop_stage_ram_1m", {}).get("ours")
+    return {"loop_stage_p2p_1m": p, "loop_stage_ram_1m": r, "unit": "MB/s",
+            "ratio": p / r if p and r else None}
+
+
 def main():
     outdir, n = sys.argv[1], int(sys.argv[2])
     ours, units, order = collect(outdir, "ours", n)
@@ -94,9 +108,15 @@ def main():
     print(f"bench: zeroing ours zero_map_16m={fmt(zero['zero_map_16m'])} "
           f"memset_io_16m={fmt(zero['memset_io_16m'])} unit={zero['unit']} "
           f"ratio={zratio}")
+    stage = staging(results)
+    sratio = "n/a" if stage["ratio"] is None else f"{stage['ratio']:.2f}"
+    print(f"bench: loop staging ours "
+          f"loop_stage_p2p_1m={fmt(stage['loop_stage_p2p_1m'])} "
+          f"loop_stage_ram_1m={fmt(stage['loop_stage_ram_1m'])} "
+          f"unit={stage['unit']} ratio={sratio}")
     with open(os.path.join(outdir, "results.json"), "w") as f:
-        json.dump({"rounds": n, "metrics": results, "zeroing": zero}, f,
-                  indent=2)
+        json.dump({"rounds": n, "metrics": results, "zeroing": zero,
+                   "staging": stage}, f, indent=2)
     print(f"(medians of {n} rounds; {os.path.join(outdir, 'results.json')})")
     return 0
 

@@ -62,6 +62,15 @@ for cmb in ${cmbs//,/ }; do
 		[ "$cmb" = 0 ] || nvme+=",cmb_size_mb=$cmb"
 		args+=(-blockdev "driver=file,filename=$img,node-name=d$i" -device "$nvme")
 		hotplug=("hpnvme=$nvme")
+	elif [ "$i" = 1 ]; then
+		# A second namespace, formatted with 8 bytes of metadata
+		# holding Type 1 protection information, for PI through nvmet.
+		truncate -s 48M "$out/nvmepi.raw"
+		args+=(-drive "file=$img,if=none,id=d$i,format=raw"
+		       -drive "file=$out/nvmepi.raw,if=none,id=dpi,format=raw"
+		       -device "${nvme/drive=d$i,/id=nvme$i,}"
+		       -device "nvme-ns,drive=d$i,bus=nvme$i,nsid=1"
+		       -device "nvme-ns,drive=dpi,bus=nvme$i,nsid=2,ms=8,pi=1")
 	else
 		args+=(-drive "file=$img,if=none,id=d$i,format=raw" -device "$nvme")
 	fi

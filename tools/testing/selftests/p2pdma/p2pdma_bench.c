@@ -14,7 +14,13 @@
  * mapping it has to zero: compare it with memset_io_16m), and odirect_* copy
  * between two NVMe namespaces that are not the provider's, through p2pmem
  * or through RAM.  The odirect metrics OVERWRITE the first 16 MiB of both
- * namespaces.  Not a test: the exit status is 0 whatever the figures.
+ * namespaces.  loop_stage_* time O_DIRECT writes and reads through an
+ * nvme-loop controller in staging mode whose target stages the data of the
+ * first of those namespaces in p2pmem, or in RAM (the reference: the base
+ * kernel has no staging mode); loop_stage_p2p_share is the share of that
+ * run's requests the target served from p2pmem.  They OVERWRITE the first
+ * 16 MiB of that namespace too.  Not a test: the exit status is 0 whatever
+ * the figures.
  *
  * Usage: p2pdma_bench [-t seconds]	(time per metric, default 1.0)
  */
@@ -22,6 +28,7 @@
 #include <time.h>
 
 #include "p2pdma_util.h"
+#include "nvmet_util.h"
 
 #define BENCH_RUN	"/sys/kernel/debug/p2pdma_bench/run"
 #define XFER		(64 * 1024)
@@ -439,6 +446,94 @@ static void bench_odirect_all(const struct nvme_fn *fns, int n, int prov)
 	odirect_teardown(&od);
 }
 
+/* ---- loop_stage_*: O_DIRECT through nvme-loop's staging target ---- */
+
+#define LOOP_XFER	(1 << 20)
+#define LOOP_PORT	2702
+
+/* Write and read back LOOP_XFER at a time through @l for the set time. */
+static void bench_loop(const char *name, const char *backing, const char *p2pmem,
+		       struct stage_stats *st)
+{
+	struct nvmet_loop l;
+	const char *step = "";
+	uint64_t bytes = 0;
+	off_t off = 0;
+	double t0, t;
+	void *buf;
+	int ret, fd;
+
+	memset(st, 0, sizeof(*st));
+	ret = nvmet_loop_export(&l, LOOP_PORT, backing, p2pmem, false, &step);
+	if (!ret)
+		ret = nvmet_loop_connect(&l);
+	else
+		printf("# %s: %s: %s\n", name, step, strerror(-ret));
+	fd = ret ? -1 : open(l.dev, O_RDWR | O_DIRECT);
+	if (fd < 0 || posix_memalign(&buf, 4096, LOOP_XFER)) {
+		if (!ret)
+			printf("# %s: open %s: %s\n", name, l.dev, strerror(errno));
+		not_available(name, "MB/s");
+		if (fd >= 0)
+			close(fd);
+		nvmet_loop_remove(&l);
+		return;
+	}
+	fill_pattern(buf, LOOP_XFER, 0x100b);
+	t0 = now();
+	do {
+		if (pwrite(fd, buf, LOOP_XFER, off) != LOOP_XFER ||
+		    pread(fd, buf, LOOP_XFER, off) != LOOP_XFER) {
+			printf("# %s: I/O at %lld: %s\n", name, (long long)off,
+			       strerror(errno));
+			bytes = 0;
+			break;
+		}
+		bytes += 2 * LOOP_XFER;
+		off = (off + LOOP_XFER) % REGION;
+		t = now() - t0;
+	} while (t < seconds);
+	free(buf);
+	close(fd);
+	if (bytes)
+		result(name, bytes / t / 1e6, 1, "MB/s");
+	else
+		not_available(name, "MB/s");
+	if (nvmet_loop_stats(&l, st))
+		memset(st, 0, sizeof(*st));
+	nvmet_loop_remove(&l);
+}
+
+static void bench_loop_all(const struct nvme_fn *fns, int n, int prov)
+{
+	const char *backing = NULL;
+	struct stage_stats st;
+	unsigned long long all;
+	bool was;
+	int i;
+
+	for (i = 0; i < n && !backing; i++)
+		if (i != prov && fns[i].ns[0])
+			backing = fns[i].ns;
+	if (prov < 0 || !backing || loop_staging(true, &was)) {
+		printf("# loop_stage_*: %s\n", prov < 0 ? "no p2pmem provider" :
+		       !backing ? "no namespace besides the provider's" :
+		       "nvme-loop has no staging mode");
+		not_available("loop_stage_p2p_1m", "MB/s");
+		not_available("loop_stage_p2p_share", "%");
+		not_available("loop_stage_ram_1m", "MB/s");
+		return;
+	}
+	bench_loop("loop_stage_p2p_1m", backing, fns[prov].pci, &st);
+	all = st.p2pmem + st.fallback + st.ram;
+	if (all)
+		result("loop_stage_p2p_share", 100.0 * st.p2pmem / all, 1, "%");
+	else
+		not_available("loop_stage_p2p_share", "%");
+	bench_loop("loop_stage_ram_1m", backing, "0", &st);
+	loop_staging(was, NULL);
+}
+
 static void print_usage(const char *prog)
 {
 	fprintf(stderr, "usage: %s [-t seconds]\n"
@@ -496,6 +591,7 @@ int main(int argc, char **argv)
 	bench_mmap(prov < 0 ? NULL : &fns[prov]);
 	bench_zero_map(prov < 0 ? NULL : &fns[prov]);
 	bench_odirect_all(fns, n, prov);
+	bench_loop_all(fns, n, prov);
 
 	return 0;
 }
