@@ -64,9 +64,10 @@ for cmb in ${cmbs//,/ }; do
 		hotplug=("hpnvme=$nvme")
 	elif [ "$i" = 1 ]; then
 		# A second namespace, formatted with 8 bytes of metadata
-		# holding Type 1 protection information, for PI through nvmet.
+		# holding Type 1 protection information, for PI through nvmet;
+		# the first one deallocates what is discarded (reads zeroes).
 		truncate -s 48M "$out/nvmepi.raw"
-		args+=(-drive "file=$img,if=none,id=d$i,format=raw"
+		args+=(-drive "file=$img,if=none,id=d$i,format=raw,discard=unmap"
 		       -drive "file=$out/nvmepi.raw,if=none,id=dpi,format=raw"
 		       -device "${nvme/drive=d$i,/id=nvme$i,}"
 		       -device "nvme-ns,drive=d$i,bus=nvme$i,nsid=1"

@@ -159,7 +159,10 @@ struct p2p_range {
  * @node: entry in p2p_providers (protected by p2p_mutex)
  * @ranges: registered ranges (RCU list, written under p2p_mutex)
  * @published: other drivers may use the memory (pci_p2pmem_find())
- * @retiring: the provider's driver is being unbound (see p2p_has_mem())
+ * @retiring: the provider's driver is being unbound (see p2p_has_mem()):
+ *	nothing more is allocated
+ * @sgl_users: lists from pci_p2pmem_alloc_sgl() not freed yet
+ * @sgl_wait: woken when @sgl_users drops to zero
  * @map_cache: verdict per client, indexed by p2p_dev_key(); IRQ-safe lock
  * @user_lock: protects @user_inodes
  * @user_inodes: the inodes of p2pmem/allocate that were mmap()ed (one per
@@ -177,6 +180,8 @@ struct pci_p2pdma {
 	struct list_head ranges;
 	bool published;
 	bool retiring;
+	atomic_t sgl_users;
+	wait_queue_head_t sgl_wait;
 	struct xarray map_cache;
 	struct mutex user_lock;	/* see above */
 	struct list_head user_inodes;
@@ -1074,6 +1079,7 @@ static struct pci_p2pdma *p2p_state_create(struct pci_dev *pdev)
 	p2p->pdev = pdev;
 	INIT_LIST_HEAD(&p2p->node);
 	INIT_LIST_HEAD(&p2p->ranges);
+	init_waitqueue_head(&p2p->sgl_wait);
 	xa_init_flags(&p2p->map_cache, XA_FLAGS_LOCK_IRQ);
 	mutex_init(&p2p->user_lock);
 	INIT_LIST_HEAD(&p2p->user_inodes);
@@ -1866,6 +1872,26 @@ static const char *p2p_reason_text(const struct p2p_verdict *v, char *buf,
 }
 
 /*
+ * The provider's driver is about to be unbound, and its ->remove() may
+ * stop the device from answering on its BAR at once: an NVMe controller
+ * that is disabled takes its CMB away.  Scatterlists handed out are in
+ * use by peers DMAing to and from that memory right now (an nvmet
+ * request, a block request), and would read garbage or lose writes, with
+ * no error anywhere.  So, with nothing more allocated (@retiring), wait
+ * for them to come back before ->remove() runs, saying so now and then
+ * as the range teardown does.  Memory from pci_alloc_p2pmem() is waited
+ * for after ->remove(), by devres: the provider's own driver keeps some
+ * there until then (nvme-pci's submission queues).
+ */
+static void p2p_wait_sgl_users(struct pci_p2pdma *p2p)
+{
+	while (!wait_event_timeout(p2p->sgl_wait, !atomic_read(&p2p->sgl_users),
+				   P2P_DRAIN_REPORT_SECS * HZ))
+		pci_info(p2p->pdev, "waiting for %d scatterlists of p2p memory to be freed before unbinding\n",
+			 atomic_read(&p2p->sgl_users));
+}
+
+/*
  * A device that goes away may be replaced by another one at the same
  * address (hot-plug): forget what was worked out about it.
  */
@@ -1883,6 +1909,9 @@ static int p2p_pci_notify(struct notifier_block *nb, unsigned long action,
 		if (p2p)
 			WRITE_ONCE(p2p->retiring, true);
 		mutex_unlock(&p2p_mutex);
+		/* The state is devres's, freed after the driver's ->remove() */
+		if (p2p)
+			p2p_wait_sgl_users(p2p);
 		return NOTIFY_OK;
 	}
 	if (action != BUS_NOTIFY_DEL_DEVICE)
@@ -2097,8 +2126,8 @@ EXPORT_SYMBOL_GPL(pci_p2pmem_publish);
  * Context: any context; does not sleep.
  *
  * Return: the kernel address of the memory, or NULL if @size is 0, if
- * @pdev has no p2p memory, if it is being removed, or if no range has
- * @size contiguous bytes free.
+ * @pdev has no p2p memory, if its driver is being unbound, or if no range
+ * has @size contiguous bytes free.
  */
 void *pci_alloc_p2pmem(struct pci_dev *pdev, size_t size)
 {
@@ -2112,7 +2141,7 @@ void *pci_alloc_p2pmem(struct pci_dev *pdev, size_t size)
 
 	rcu_read_lock();
 	p2p = rcu_dereference(pdev->p2pdma);
-	if (p2p)
+	if (p2p && !READ_ONCE(p2p->retiring))
 		list_for_each_entry_rcu(r, &p2p->ranges, node) {
 			addr = p2p_range_alloc(r, npages);
 			if (addr)
@@ -2221,6 +2250,23 @@ static bool p2p_fill_sgl(struct pci_dev *pdev, struct scatterlist *sgl,
 	return false;
 }
 
+/*
+ * A list from pci_p2pmem_alloc_sgl() is memory a peer is about to DMA to or
+ * from; the unbind of the provider's driver waits for all of them (see
+ * p2p_wait_sgl_users()).  The state outlives every list: its ranges wait
+ * for all of their memory to come back before it goes.
+ */
+static void p2p_sgl_users_add(struct pci_dev *pdev, int n)
+{
+	struct pci_p2pdma *p2p;
+
+	rcu_read_lock();
+	p2p = rcu_dereference(pdev->p2pdma);
+	if (p2p && atomic_add_return(n, &p2p->sgl_users) == 0)
+		wake_up_all(&p2p->sgl_wait);
+	rcu_read_unlock();
+}
+
 static struct scatterlist *p2p_alloc_sgl(struct pci_dev *pdev,
 					 unsigned int n, u32 length)
 {
@@ -2266,8 +2312,10 @@ struct scatterlist *pci_p2pmem_alloc_sgl(struct pci_dev *pdev,
 		n = DIV_ROUND_UP(length, P2P_SGL_CHUNK);
 		sgl = p2p_alloc_sgl(pdev, n, length);
 	}
-	if (sgl)
+	if (sgl) {
 		*nents = n;
+		p2p_sgl_users_add(pdev, 1);
+	}
 	return sgl;
 }
 EXPORT_SYMBOL_GPL(pci_p2pmem_alloc_sgl);
@@ -2288,6 +2336,7 @@ void pci_p2pmem_free_sgl(struct pci_dev *pdev, struct scatterlist *sgl)
 	for (sg = sgl; sg; sg = sg_next(sg))
 		pci_free_p2pmem(pdev, sg_virt(sg), sg->length);
 	kfree(sgl);
+	p2p_sgl_users_add(pdev, -1);
 }
 EXPORT_SYMBOL_GPL(pci_p2pmem_free_sgl);
 

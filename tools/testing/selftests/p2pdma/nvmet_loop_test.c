@@ -80,7 +80,8 @@ static bool find_pi_namespace(char *dev, size_t len)
 			if (read_text(path, fmt, sizeof(fmt)) || strcmp(fmt, "pcie"))
 				continue;
 			snprintf(path, sizeof(path), "/sys/block/%s/integrity/format", de->d_name);
-			if (!read_text(path, fmt, sizeof(fmt)) && !strcmp(fmt, "T10-DIF-TYPE1-CRC")) {
+			if (!read_text(path, fmt, sizeof(fmt)) &&
+			    !strcmp(fmt, "T10-DIF-TYPE1-CRC")) {
 				snprintf(dev, len, "/dev/%.32s", de->d_name);
 				closedir(d);
 				return true;
@@ -99,10 +100,10 @@ struct io_thread {
 	off_t base;
 	uint64_t seed;
 	int rounds;		/* 0: until *stop */
-	volatile int *stop;
+	int *stop;		/* __atomic */
 	bool tolerate;		/* an error ends the thread, quietly */
-	volatile unsigned long ios;
-	volatile int done;
+	unsigned long ios;	/* __atomic: read while the thread runs */
+	int done;
 	int err;		/* first unexpected -errno */
 	int bad;		/* transfers that returned wrong data */
 	char msg[256];
@@ -119,6 +120,32 @@ static int xfer(int fd, bool write, void *buf, size_t len, off_t off)
 	if (n < 0)
 		return -errno;
 	return (size_t)n == len ? 0 : -EIO;
+}
+
+/* Say where @got first differs from @want, and what it holds there. */
+static void describe(char *msg, size_t size, const char *what, const char *got,
+		     const char *want, size_t len, off_t off)
+{
+	size_t i, n = 0;
+	uint64_t g, w;
+
+	for (i = 0; i < len && got[i] == want[i]; i++)
+		;
+	while (i + n < len && got[i + n] != want[i + n])
+		n++;
+	i &= ~7ul;
+	memcpy(&g, got + i, 8);
+	memcpy(&w, want + i, 8);
+	snprintf(msg, size, "%s: %zu bytes at %lld: %zu wrong from +%zu: %#llx, not %#llx",
+		 what, len, (long long)off, n, i, (unsigned long long)g,
+		 (unsigned long long)w);
+}
+
+static bool stopped(struct io_thread *t, int round)
+{
+	if (t->rounds)
+		return round >= t->rounds;
+	return __atomic_load_n(t->stop, __ATOMIC_RELAXED);
 }
 
 static void *io_main(void *arg)
@@ -142,7 +169,7 @@ static void *io_main(void *arg)
 		t->err = -ENOMEM;
 		goto out;
 	}
-	for (i = 0; t->rounds ? i < t->rounds : !*t->stop; i++) {
+	for (i = 0; !stopped(t, i); i++) {
 		size_t len, boff;
 		off_t off;
 		int ret;
@@ -161,8 +188,8 @@ static void *io_main(void *arg)
 		}
 		if (!ret && memcmp(wbuf + boff, rbuf + boff, len)) {
 			t->bad++;
-			snprintf(t->msg, sizeof(t->msg), "read back %zu at %lld: wrong data",
-				 len, (long long)off);
+			describe(t->msg, sizeof(t->msg), "read back", rbuf + boff,
+				 wbuf + boff, len, off);
 		}
 		if (!ret) {
 			memset(rbuf + boff, 0x5a, len);
@@ -170,8 +197,8 @@ static void *io_main(void *arg)
 		}
 		if (!ret && memcmp(wbuf + boff, rbuf + boff, len)) {
 			t->bad++;
-			snprintf(t->msg, sizeof(t->msg), "%s holds wrong data: %zu at %lld",
-				 t->backing, len, (long long)off);
+			describe(t->msg, sizeof(t->msg), t->backing, rbuf + boff,
+				 wbuf + boff, len, off);
 		}
 		if (ret) {
 			if (!t->tolerate) {
@@ -181,7 +208,7 @@ static void *io_main(void *arg)
 			}
 			break;
 		}
-		t->ios++;
+		__atomic_store_n(&t->ios, t->ios + 1, __ATOMIC_RELAXED);
 	}
 out:
 	free(wbuf);
@@ -190,7 +217,7 @@ out:
 		close(fd);
 	if (bfd >= 0)
 		close(bfd);
-	t->done = 1;
+	__atomic_store_n(&t->done, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -204,7 +231,7 @@ FIXTURE(loop)
 	bool staging_set;
 	struct nvmet_loop l;
 	struct io_thread t[THREADS];
-	volatile int stop;
+	int stop;
 	uint64_t min_avail;
 	int kmsg;
 };
@@ -254,7 +281,7 @@ FIXTURE_TEARDOWN(loop)
 }
 
 /* Export @backing with p2pmem=@p2pmem and connect; must succeed. */
-static void setup(struct __test_metadata *_metadata, FIXTURE_DATA(loop) *self,
+static void setup(struct __test_metadata *_metadata, struct _test_data_loop *self,
 		  const char *backing, const char *p2pmem, bool pi)
 {
 	const char *step = "";
@@ -266,7 +293,7 @@ static void setup(struct __test_metadata *_metadata, FIXTURE_DATA(loop) *self,
 	ASSERT_EQ(0, ret) TH_LOG("connect: %s", strerror(-ret));
 }
 
-static void start_io(FIXTURE_DATA(loop) *self, const char *backing, int rounds,
+static void start_io(struct _test_data_loop *self, const char *backing, int rounds,
 		     bool tolerate)
 {
 	int i;
@@ -291,7 +318,7 @@ static void start_io(FIXTURE_DATA(loop) *self, const char *backing, int rounds,
  * Watch the pool (if any) until every thread has done @ios more transfers
  * than when called, or has ended; at most @secs.
  */
-static void watch(FIXTURE_DATA(loop) *self, unsigned long ios, double secs)
+static void watch(struct _test_data_loop *self, unsigned long ios, double secs)
 {
 	const char *pci = self->provider >= 0 ? self->fns[self->provider].pci : NULL;
 	unsigned long start[THREADS];
@@ -300,26 +327,27 @@ static void watch(FIXTURE_DATA(loop) *self, unsigned long ios, double secs)
 	int i;
 
 	for (i = 0; i < THREADS; i++)
-		start[i] = self->t[i].ios;
+		start[i] = __atomic_load_n(&self->t[i].ios, __ATOMIC_RELAXED);
 	while (now() < end) {
 		int busy = 0;
 
 		if (pci && !p2pmem_read(pci, "available", &v) && v < self->min_avail)
 			self->min_avail = v;
 		for (i = 0; i < THREADS; i++)
-			busy += !self->t[i].done && self->t[i].ios < start[i] + ios;
+			busy += !__atomic_load_n(&self->t[i].done, __ATOMIC_ACQUIRE) &&
+				__atomic_load_n(&self->t[i].ios, __ATOMIC_RELAXED) < start[i] + ios;
 		if (!busy)
 			return;
 		usleep(1000);
 	}
 }
 
-static void join_io(struct __test_metadata *_metadata, FIXTURE_DATA(loop) *self,
+static void join_io(struct __test_metadata *_metadata, struct _test_data_loop *self,
 		    unsigned long *ios)
 {
 	int i;
 
-	self->stop = 1;
+	__atomic_store_n(&self->stop, 1, __ATOMIC_RELAXED);
 	*ios = 0;
 	for (i = 0; i < THREADS; i++) {
 		struct io_thread *t = &self->t[i];
@@ -334,7 +362,7 @@ static void join_io(struct __test_metadata *_metadata, FIXTURE_DATA(loop) *self,
 }
 
 /* I/O of every size through the loop controller, checked; its stats. */
-static void run_io(struct __test_metadata *_metadata, FIXTURE_DATA(loop) *self,
+static void run_io(struct __test_metadata *_metadata, struct _test_data_loop *self,
 		   const char *backing, struct stage_stats *s)
 {
 	unsigned long ios;
@@ -347,13 +375,15 @@ static void run_io(struct __test_metadata *_metadata, FIXTURE_DATA(loop) *self,
 	for (i = 0; i < THREADS; i++)
 		ASSERT_EQ(ROUNDS, self->t[i].ios);
 	ASSERT_EQ(0, nvmet_loop_stats(&self->l, s));
-	ksft_print_msg("%lu checked transfers; requests: %llu p2pmem (%llu with metadata), %llu fallback, %llu ram: %.1f%% served from p2pmem\n",
-		       ios, s->p2pmem, s->metadata, s->fallback, s->ram,
+	ksft_print_msg("%lu checked transfers\n", ios);
+	ksft_print_msg("requests: %llu p2pmem (%llu with metadata), %llu fallback, %llu ram\n",
+		       s->p2pmem, s->metadata, s->fallback, s->ram);
+	ksft_print_msg("%.1f%% served from p2pmem\n",
 		       100.0 * s->p2pmem / (s->p2pmem + s->fallback + s->ram ?: 1));
 }
 
 /* The pool is whole again once the I/O is over. */
-static void pool_whole(struct __test_metadata *_metadata, FIXTURE_DATA(loop) *self)
+static void pool_whole(struct __test_metadata *_metadata, struct _test_data_loop *self)
 {
 	const char *pci = self->fns[self->provider].pci;
 	uint64_t v = 0;
@@ -370,7 +400,7 @@ static void pool_whole(struct __test_metadata *_metadata, FIXTURE_DATA(loop) *se
 
 /* Every request of a namespace that has p2pmem is served from it. */
 static void expect_served_from_p2pmem(struct __test_metadata *_metadata,
-				      FIXTURE_DATA(loop) *self,
+				      struct _test_data_loop *self,
 				      const struct stage_stats *s)
 {
 	EXPECT_LT(0, s->p2pmem);
@@ -394,7 +424,7 @@ TEST_F_TIMEOUT(loop, auto_p2pmem, 300)
 {
 	const char *backing = self->fns[self->peer].ns;
 	char enabled[128], connected[128];
-	const char *needles[] = { enabled, connected, "in system memory" };
+	const char * const needles[] = { enabled, connected, "in system memory" };
 	struct stage_stats s;
 	int kmsg = kmsg_open();
 	int n[3];

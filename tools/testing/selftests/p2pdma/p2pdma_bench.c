@@ -448,7 +448,7 @@ static void bench_odirect_all(const struct nvme_fn *fns, int n, int prov)
 
 /* ---- loop_stage_*: O_DIRECT through nvme-loop's staging target ---- */
 
-#define LOOP_XFER	(1 << 20)
+#define LOOP_XFER	(1024 * 1024)
 #define LOOP_PORT	2702
 
 /* Write and read back LOOP_XFER at a time through @l for the set time. */
