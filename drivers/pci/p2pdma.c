@@ -1885,7 +1885,7 @@ static const char *p2p_reason_text(const struct p2p_verdict *v, char *buf,
  */
 static void p2p_wait_sgl_users(struct pci_p2pdma *p2p)
 {
-	while (!wait_event_timeout(p2p->sgl_wait, !atomic_read(&p2p->sgl_users),
+	while (!wait_event_timeout(p2p->sgl_wait, atomic_read(&p2p->sgl_users) <= 0,
 				   P2P_DRAIN_REPORT_SECS * HZ))
 		pci_info(p2p->pdev, "waiting for %d scatterlists of p2p memory to be freed before unbinding\n",
 			 atomic_read(&p2p->sgl_users));
@@ -2262,7 +2262,8 @@ static void p2p_sgl_users_add(struct pci_dev *pdev, int n)
 
 	rcu_read_lock();
 	p2p = rcu_dereference(pdev->p2pdma);
-	if (p2p && atomic_add_return(n, &p2p->sgl_users) == 0)
+	/* A list freed twice (logged by the frees) must not hang unbind */
+	if (p2p && atomic_add_return(n, &p2p->sgl_users) <= 0)
 		wake_up_all(&p2p->sgl_wait);
 	rcu_read_unlock();
 }
@@ -2333,6 +2334,8 @@ void pci_p2pmem_free_sgl(struct pci_dev *pdev, struct scatterlist *sgl)
 {
 	struct scatterlist *sg;
 
+	if (!sgl)
+		return;
 	for (sg = sgl; sg; sg = sg_next(sg))
 		pci_free_p2pmem(pdev, sg_virt(sg), sg->length);
 	kfree(sgl);

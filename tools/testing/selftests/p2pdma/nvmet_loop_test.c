@@ -238,7 +238,7 @@ FIXTURE(loop)
 
 FIXTURE_SETUP(loop)
 {
-	int i, n;
+	int n;
 
 	self->l.instance = -1;
 	self->kmsg = -1;
@@ -246,10 +246,7 @@ FIXTURE_SETUP(loop)
 		SKIP(return, "the base kernel's nvme-loop has no staging mode");
 	n = nvme_enumerate(self->fns, MAX_NVME);
 	self->provider = first_provider(self->fns, n);
-	self->peer = -1;
-	for (i = 0; i < n && self->peer < 0; i++)
-		if (i != self->provider && self->fns[i].ns[0])
-			self->peer = i;
+	self->peer = first_peer(self->fns, n, self->provider);
 	ASSERT_GE(self->peer, 0) TH_LOG("no NVMe namespace besides the provider's");
 	if (self->provider >= 0) {
 		/* Less than its size: nvme-pci keeps its queues there. */
@@ -548,6 +545,28 @@ TEST_F_TIMEOUT(loop, disable_namespace_during_io, 300)
 	EXPECT_EQ(0, nvmet_attr(self->l.ns, "enable", "0"));
 	took = now() - took;
 	ksft_print_msg("disabling the namespace took %.3f s\n", took);
+	join_io(_metadata, self, &ios);
+	for (i = 0; i < THREADS; i++)
+		EXPECT_LT(0, self->t[i].ios) TH_LOG("thread %d did no I/O before", i);
+	if (self->provider >= 0)
+		pool_whole(_metadata, self);
+}
+
+/* Deleting the controller under I/O: no hang, the pool whole. */
+TEST_F_TIMEOUT(loop, delete_controller_during_io, 300)
+{
+	const char *backing = self->fns[self->peer].ns;
+	unsigned long ios;
+	double took;
+	int i;
+
+	setup(_metadata, self, backing, "1", false);
+	start_io(self, backing, 0, true);
+	watch(self, 1, 120);
+	took = now();
+	nvmet_loop_disconnect(&self->l);
+	took = now() - took;
+	ksft_print_msg("deleting the controller under I/O took %.3f s\n", took);
 	join_io(_metadata, self, &ios);
 	for (i = 0; i < THREADS; i++)
 		EXPECT_LT(0, self->t[i].ios) TH_LOG("thread %d did no I/O before", i);

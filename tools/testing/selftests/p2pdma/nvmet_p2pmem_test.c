@@ -26,21 +26,6 @@ static bool expect_peer_p2p(void)
 	return expect("bus") || expect("host");
 }
 
-/* Write @val to @path; 0 or -errno. */
-static int attr_write(const char *path, const char *val)
-{
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, val, strlen(val));
-	n = n < 0 ? -errno : 0;
-	close(fd);
-	return n;
-}
-
 FIXTURE(nvmet)
 {
 	struct nvme_fn fns[MAX_NVME];
@@ -56,16 +41,13 @@ FIXTURE_SETUP(nvmet)
 {
 	char path[PATH_MAX + 16];
 	struct stat st;
-	int i, n;
+	int n;
 
 	self->ns[0] = '\0';
 	ASSERT_EQ(0, stat(NVMET, &st)) TH_LOG("no nvmet configfs (CONFIG_NVME_TARGET)");
 	n = nvme_enumerate(self->fns, MAX_NVME);
 	self->provider = first_provider(self->fns, n);
-	self->peer = -1;
-	for (i = 0; i < n && self->peer < 0; i++)
-		if (i != self->provider && self->fns[i].ns[0])
-			self->peer = i;
+	self->peer = first_peer(self->fns, n, self->provider);
 	ASSERT_GE(self->peer, 0);
 
 	snprintf(self->subsys, sizeof(self->subsys), NVMET "/p2ptest-%d", getpid());
@@ -73,7 +55,7 @@ FIXTURE_SETUP(nvmet)
 	snprintf(self->ns, sizeof(self->ns), "%.4000s/namespaces/1", self->subsys);
 	ASSERT_EQ(0, mkdir(self->ns, 0755)) TH_LOG("%s: %s", self->ns, strerror(errno));
 	snprintf(path, sizeof(path), "%s/device_path", self->ns);
-	ASSERT_EQ(0, attr_write(path, self->fns[self->peer].ns));
+	ASSERT_EQ(0, write_text(path, self->fns[self->peer].ns));
 	snprintf(self->p2pmem, sizeof(self->p2pmem), "%s/p2pmem", self->ns);
 	snprintf(self->enable, sizeof(self->enable), "%s/enable", self->ns);
 	ASSERT_EQ(0, access(self->p2pmem, F_OK)) TH_LOG("no p2pmem attribute");
@@ -83,7 +65,7 @@ FIXTURE_TEARDOWN(nvmet)
 {
 	if (!self->ns[0])
 		return;
-	attr_write(self->enable, "0");
+	write_text(self->enable, "0");
 	rmdir(self->ns);
 	rmdir(self->subsys);
 }
@@ -109,7 +91,7 @@ TEST_F(nvmet, boolean_words)
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(words); i++) {
-		ASSERT_EQ(0, attr_write(self->p2pmem, words[i].word))
+		ASSERT_EQ(0, write_text(self->p2pmem, words[i].word))
 			TH_LOG("'%s'", words[i].word);
 		read_attr(_metadata, self->p2pmem, buf, sizeof(buf));
 		EXPECT_STREQ(words[i].on ? "1" : "0", buf) TH_LOG("after '%s'", words[i].word);
@@ -125,10 +107,10 @@ TEST_F(nvmet, provider_by_name)
 		ASSERT_TRUE(expect("none"));
 		SKIP(return, "no p2pmem provider in this topology");
 	}
-	ASSERT_EQ(0, attr_write(self->p2pmem, self->fns[self->provider].pci));
+	ASSERT_EQ(0, write_text(self->p2pmem, self->fns[self->provider].pci));
 	read_attr(_metadata, self->p2pmem, buf, sizeof(buf));
 	EXPECT_STREQ(self->fns[self->provider].pci, buf);
-	ASSERT_EQ(0, attr_write(self->p2pmem, "0"));
+	ASSERT_EQ(0, write_text(self->p2pmem, "0"));
 	read_attr(_metadata, self->p2pmem, buf, sizeof(buf));
 	EXPECT_STREQ("0", buf);
 }
@@ -138,10 +120,10 @@ TEST_F(nvmet, bad_device_refused)
 {
 	char buf[64];
 
-	ASSERT_EQ(0, attr_write(self->p2pmem, "0"));
-	EXPECT_EQ(-ENODEV, attr_write(self->p2pmem, "0000:7f:1f.7"));
-	EXPECT_EQ(-ENODEV, attr_write(self->p2pmem, self->fns[self->peer].pci));
-	EXPECT_EQ(-ENODEV, attr_write(self->p2pmem, "bogus-device"));
+	ASSERT_EQ(0, write_text(self->p2pmem, "0"));
+	EXPECT_EQ(-ENODEV, write_text(self->p2pmem, "0000:7f:1f.7"));
+	EXPECT_EQ(-ENODEV, write_text(self->p2pmem, self->fns[self->peer].pci));
+	EXPECT_EQ(-ENODEV, write_text(self->p2pmem, "bogus-device"));
 	read_attr(_metadata, self->p2pmem, buf, sizeof(buf));
 	EXPECT_STREQ("0", buf) TH_LOG("a refused write changed the setting");
 }
@@ -162,8 +144,8 @@ TEST_F(nvmet, typos_refused)
 	if (access("/sys/kernel/debug/p2pdma/paths", R_OK))
 		SKIP(return, "the base kernel takes these for booleans");
 	for (i = 0; i < ARRAY_SIZE(typos); i++) {
-		ASSERT_EQ(0, attr_write(self->p2pmem, i & 1 ? "1" : "0"));
-		EXPECT_EQ(-ENODEV, attr_write(self->p2pmem, typos[i])) TH_LOG("'%s'", typos[i]);
+		ASSERT_EQ(0, write_text(self->p2pmem, i & 1 ? "1" : "0"));
+		EXPECT_EQ(-ENODEV, write_text(self->p2pmem, typos[i])) TH_LOG("'%s'", typos[i]);
 		read_attr(_metadata, self->p2pmem, buf, sizeof(buf));
 		EXPECT_STREQ(i & 1 ? "1" : "0", buf) TH_LOG("'%s' changed the setting", typos[i]);
 	}
@@ -178,11 +160,11 @@ TEST_F(nvmet, enable_with_provider)
 		ASSERT_TRUE(expect("none"));
 		SKIP(return, "no p2pmem provider in this topology");
 	}
-	ASSERT_EQ(0, attr_write(self->p2pmem, self->fns[self->provider].pci));
-	ret = attr_write(self->enable, "1");
+	ASSERT_EQ(0, write_text(self->p2pmem, self->fns[self->provider].pci));
+	ret = write_text(self->enable, "1");
 	EXPECT_EQ(expect_peer_p2p() ? 0 : -EINVAL, ret);
 	if (ret == 0)
-		EXPECT_EQ(-EBUSY, attr_write(self->p2pmem, "0"));
+		EXPECT_EQ(-EBUSY, write_text(self->p2pmem, "0"));
 }
 
 /*
@@ -197,18 +179,18 @@ TEST_F(nvmet, enable_finds_provider)
 	int kmsg, n = 0;
 	ssize_t len;
 
-	ASSERT_EQ(0, attr_write(self->p2pmem, "1"));
+	ASSERT_EQ(0, write_text(self->p2pmem, "1"));
 	if (expect_peer_p2p()) {
-		EXPECT_EQ(0, attr_write(self->enable, "1"));
+		EXPECT_EQ(0, write_text(self->enable, "1"));
 		return;
 	}
 	if (access("/sys/kernel/debug/p2pdma/paths", R_OK)) {
-		EXPECT_EQ(-EINVAL, attr_write(self->enable, "1")) TH_LOG("the base kernel");
+		EXPECT_EQ(-EINVAL, write_text(self->enable, "1")) TH_LOG("the base kernel");
 		return;
 	}
 	kmsg = kmsg_open();
 	ASSERT_LE(0, kmsg);
-	EXPECT_EQ(0, attr_write(self->enable, "1"));
+	EXPECT_EQ(0, write_text(self->enable, "1"));
 	while ((len = read(kmsg, line, sizeof(line) - 1)) > 0 || (len < 0 && errno == EPIPE)) {
 		if (len <= 0)
 			continue;
@@ -231,23 +213,23 @@ TEST_F(nvmet, file_backed_refuses_p2pmem)
 	ASSERT_EQ(0, ftruncate(fd, 1 << 20));
 	close(fd);
 	snprintf(path, sizeof(path), "%s/device_path", self->ns);
-	ASSERT_EQ(0, attr_write(path, file));
+	ASSERT_EQ(0, write_text(path, file));
 	snprintf(path, sizeof(path), "%s/buffered_io", self->ns);
-	ASSERT_EQ(0, attr_write(path, "1"));
-	ASSERT_EQ(0, attr_write(self->p2pmem, "1"));
-	EXPECT_EQ(-EINVAL, attr_write(self->enable, "1"));
+	ASSERT_EQ(0, write_text(path, "1"));
+	ASSERT_EQ(0, write_text(self->p2pmem, "1"));
+	EXPECT_EQ(-EINVAL, write_text(self->enable, "1"));
 	/* The file itself is fine as a namespace. */
-	ASSERT_EQ(0, attr_write(self->p2pmem, "0"));
-	EXPECT_EQ(0, attr_write(self->enable, "1"));
-	EXPECT_EQ(0, attr_write(self->enable, "0"));
+	ASSERT_EQ(0, write_text(self->p2pmem, "0"));
+	EXPECT_EQ(0, write_text(self->enable, "1"));
+	EXPECT_EQ(0, write_text(self->enable, "0"));
 	unlink(file);
 }
 
 /* p2pmem off: enabling never depends on P2P. */
 TEST_F(nvmet, enable_without_p2pmem)
 {
-	ASSERT_EQ(0, attr_write(self->p2pmem, "0"));
-	EXPECT_EQ(0, attr_write(self->enable, "1"));
+	ASSERT_EQ(0, write_text(self->p2pmem, "0"));
+	EXPECT_EQ(0, write_text(self->enable, "1"));
 }
 
 TEST_HARNESS_MAIN

@@ -24,24 +24,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "p2pdma_util.h"
+
 #define NVMET_CFS	"/sys/kernel/config/nvmet"
 #define NVMET_DBG	"/sys/kernel/debug/nvmet"
 #define LOOP_STAGING	"/sys/module/nvme_loop/parameters/staging"
-
-/* Write @val to the file @path: 0, or -errno. */
-static inline int write_text(const char *path, const char *val)
-{
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, val, strlen(val));
-	n = n < 0 ? -errno : 0;
-	close(fd);
-	return n;
-}
 
 /* Set nvme-loop's staging mode; the previous value in *@was if not NULL. */
 static inline int loop_staging(bool on, bool *was)

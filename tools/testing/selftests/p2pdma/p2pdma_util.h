@@ -76,6 +76,21 @@ static inline int read_text(const char *path, char *buf, size_t len)
 	return 0;
 }
 
+/* Write @val to the file @path: 0, or -errno. */
+static inline int write_text(const char *path, const char *val)
+{
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, val, strlen(val));
+	n = n < 0 ? -errno : 0;
+	close(fd);
+	return n;
+}
+
 /* Read an unsigned number (decimal, or hex with 0x) from a sysfs file. */
 static inline int read_u64(const char *path, uint64_t *val)
 {
@@ -205,6 +220,17 @@ static inline int first_provider(struct nvme_fn *fns, int n)
 
 	for (i = 0; i < n; i++)
 		if (has_p2pmem(fns[i].pci))
+			return i;
+	return -1;
+}
+
+/* Index of the first NVMe function with a namespace other than @provider, or -1. */
+static inline int first_peer(struct nvme_fn *fns, int n, int provider)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (i != provider && fns[i].ns[0])
 			return i;
 	return -1;
 }

@@ -81,21 +81,6 @@ static unsigned long long avail(struct __test_metadata *_metadata,
 	return v;
 }
 
-/* Write @val to @path; 0 or -errno. */
-static int attr_write(const char *path, const char *val)
-{
-	ssize_t n;
-	int fd;
-
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, val, strlen(val));
-	n = n < 0 ? -errno : 0;
-	close(fd);
-	return n;
-}
-
 /* ---------------------------------------------------------------------
  * Fault injection: the settings, and fail-nth
  */
@@ -148,7 +133,7 @@ static void fi_restore(struct fault_inject *fi)
 {
 	while (fi->nset > 0) {
 		fi->nset--;
-		attr_write(fi_knobs[fi->nset].path, fi->saved[fi->nset]);
+		write_text(fi_knobs[fi->nset].path, fi->saved[fi->nset]);
 	}
 }
 
@@ -166,7 +151,7 @@ static int fi_setup(struct fault_inject *fi)
 	for (i = 0; i < ARRAY_SIZE(fi_knobs); i++) {
 		ret = read_text(fi_knobs[i].path, fi->saved[i], sizeof(fi->saved[i]));
 		if (!ret)
-			ret = attr_write(fi_knobs[i].path, fi_knobs[i].val);
+			ret = write_text(fi_knobs[i].path, fi_knobs[i].val);
 		if (ret) {
 			fi_restore(fi);
 			return ret;
@@ -472,7 +457,7 @@ FIXTURE_SETUP(nvmet_fail_nth)
 {
 	char path[PATH_MAX + 16];
 	struct stat st;
-	int i, n, ret;
+	int n, ret;
 
 	self->ns[0] = '\0';
 	self->fi.nth = -1;
@@ -482,10 +467,7 @@ FIXTURE_SETUP(nvmet_fail_nth)
 	ASSERT_EQ(0, stat(NVMET, &st)) TH_LOG("no nvmet configfs (CONFIG_NVME_TARGET)");
 	n = nvme_enumerate(self->fns, MAX_NVME);
 	self->provider = first_provider(self->fns, n);
-	self->peer = -1;
-	for (i = 0; i < n && self->peer < 0; i++)
-		if (i != self->provider && self->fns[i].ns[0])
-			self->peer = i;
+	self->peer = first_peer(self->fns, n, self->provider);
 	ASSERT_GE(self->peer, 0);
 
 	snprintf(self->subsys, sizeof(self->subsys), NVMET "/p2pfault-%d", getpid());
@@ -499,11 +481,11 @@ FIXTURE_SETUP(nvmet_fail_nth)
 	snprintf(path, sizeof(path), "%s/device_path", self->ns);
 	snprintf(self->p2pmem, sizeof(self->p2pmem), "%s/p2pmem", self->ns);
 	snprintf(self->enable, sizeof(self->enable), "%s/enable", self->ns);
-	ret = attr_write(path, self->fns[self->peer].ns);
+	ret = write_text(path, self->fns[self->peer].ns);
 	if (!ret)
 		ret = access(self->p2pmem, F_OK) ? -errno : 0;
 	if (!ret)
-		ret = attr_write(self->p2pmem, "0");
+		ret = write_text(self->p2pmem, "0");
 	/* Last: the teardown, which restores the settings, runs from here on. */
 	if (!ret)
 		ret = fi_setup(&self->fi);
@@ -519,7 +501,7 @@ FIXTURE_TEARDOWN(nvmet_fail_nth)
 	fi_teardown(&self->fi);
 	if (!self->ns[0])
 		return;
-	attr_write(self->enable, "0");
+	write_text(self->enable, "0");
 	rmdir(self->ns);
 	rmdir(self->subsys);
 }
@@ -534,7 +516,7 @@ FIXTURE_TEARDOWN(nvmet_fail_nth)
  * today, so that buffer is the only failure point; the walk covers
  * whatever the store may allocate later.
  */
-static void walk_attr_write(struct __test_metadata *_metadata, int nth_fd,
+static void walk_write_text(struct __test_metadata *_metadata, int nth_fd,
 			    const char *attr, const char *val, const char *what)
 {
 	unsigned int nth, nomem = 0;
@@ -559,7 +541,7 @@ static void walk_attr_write(struct __test_metadata *_metadata, int nth_fd,
 			ASSERT_EQ((ssize_t)strlen(val), n);
 			ASSERT_STREQ(val, now) TH_LOG("failure point %u: after writing '%s'",
 						      nth, val);
-			ASSERT_EQ(0, attr_write(attr, "0"));
+			ASSERT_EQ(0, write_text(attr, "0"));
 			ASSERT_EQ(0, read_text(attr, now, sizeof(now)));
 			ASSERT_STREQ(before, now);
 			if (!injected)
@@ -593,7 +575,7 @@ TEST_F(nvmet_fail_nth, p2pmem_provider_name)
 	}
 	kmsg = kmsg_open();
 	ASSERT_GE(kmsg, 0);
-	walk_attr_write(_metadata, self->fi.nth, self->p2pmem,
+	walk_write_text(_metadata, self->fi.nth, self->p2pmem,
 			self->fns[self->provider].pci, "nvmet p2pmem=<provider>");
 	EXPECT_FALSE(kmsg_alarming(kmsg, line, sizeof(line))) TH_LOG("%s", line);
 	close(kmsg);
@@ -606,7 +588,7 @@ TEST_F(nvmet_fail_nth, p2pmem_auto)
 
 	kmsg = kmsg_open();
 	ASSERT_GE(kmsg, 0);
-	walk_attr_write(_metadata, self->fi.nth, self->p2pmem, "1", "nvmet p2pmem=1");
+	walk_write_text(_metadata, self->fi.nth, self->p2pmem, "1", "nvmet p2pmem=1");
 	EXPECT_FALSE(kmsg_alarming(kmsg, line, sizeof(line))) TH_LOG("%s", line);
 	close(kmsg);
 }

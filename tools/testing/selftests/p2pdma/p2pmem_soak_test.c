@@ -498,7 +498,7 @@ FIXTURE_SETUP(soak)
 	const char *env = getenv("P2PDMA_SOAK_SECONDS");
 	const char *e = p2p_expect();
 	char path[PATH_MAX];
-	int i, n, p, peer = -1;
+	int n, p, peer;
 	char *end;
 
 	memset(&self->s, 0, sizeof(self->s));
@@ -521,9 +521,7 @@ FIXTURE_SETUP(soak)
 		ASSERT_STREQ("none", e) TH_LOG("no provider, yet one is expected");
 		SKIP(return, "no p2pmem provider in this topology");
 	}
-	for (i = 0; i < n && peer < 0; i++)
-		if (i != p && self->fns[i].ns[0])
-			peer = i;
+	peer = first_peer(self->fns, n, p);
 	ASSERT_GE(peer, 0) TH_LOG("need a namespace besides the provider's");
 	self->s.pci = self->fns[p].pci;
 	self->s.peer = self->fns[peer].ns;
