@@ -141,21 +141,24 @@ static inline int nvmet_loop_export(struct nvmet_loop *l, int port_id,
 	return 0;
 }
 
-/* Wait up to @ms for @path to exist. */
-static inline bool wait_path(const char *path, int ms)
+/* Wait up to @ms for @dev to open: its node may be a previous disk's. */
+static inline bool wait_open(const char *dev, int ms)
 {
 	struct timespec ts = { 0, 10 * 1000 * 1000 };
-	int i;
+	int i, fd;
 
-	for (i = 0; i < ms / 10; i++) {
-		if (!access(path, F_OK))
+	for (i = 0; i <= ms / 10; i++) {
+		fd = open(dev, O_RDONLY);
+		if (fd >= 0) {
+			close(fd);
 			return true;
+		}
 		nanosleep(&ts, NULL);
 	}
-	return !access(path, F_OK);
+	return false;
 }
 
-/* Connect a loop host controller; 0 once its namespace's node exists. */
+/* Connect a loop host controller; 0 once its namespace opens. */
 static inline int nvmet_loop_connect(struct nvmet_loop *l)
 {
 	char opts[128], reply[128] = "";
@@ -178,17 +181,25 @@ static inline int nvmet_loop_connect(struct nvmet_loop *l)
 		return -EPROTO;
 	snprintf(l->ctrl, sizeof(l->ctrl), "nvme%d", l->instance);
 	snprintf(l->dev, sizeof(l->dev), "/dev/nvme%dn1", l->instance);
-	return wait_path(l->dev, 10000) ? 0 : -ETIMEDOUT;
+	return wait_open(l->dev, 10000) ? 0 : -ETIMEDOUT;
 }
 
 static inline void nvmet_loop_disconnect(struct nvmet_loop *l)
 {
+	struct timespec ts = { 0, 10 * 1000 * 1000 };
 	char path[PATH_MAX];
+	int i;
 
 	if (l->instance < 0)
 		return;
 	snprintf(path, sizeof(path), "/sys/class/nvme/%s/delete_controller", l->ctrl);
 	write_text(path, "1");
+	/* The next controller may get the same name: let this one go first. */
+	snprintf(path, sizeof(path), "/sys/class/nvme/%s", l->ctrl);
+	for (i = 0; i < 1000 && !access(path, F_OK); i++)
+		nanosleep(&ts, NULL);
+	for (i = 0; i < 1000 && !access(l->dev, F_OK); i++)
+		nanosleep(&ts, NULL);
 	l->instance = -1;
 }
 
