@@ -1885,7 +1885,7 @@ static const char *p2p_reason_text(const struct p2p_verdict *v, char *buf,
  */
 static void p2p_wait_sgl_users(struct pci_p2pdma *p2p)
 {
-	while (!wait_event_timeout(p2p->sgl_wait, atomic_read(&p2p->sgl_users) <= 0,
+	while (!wait_event_timeout(p2p->sgl_wait, !atomic_read(&p2p->sgl_users),
 				   P2P_DRAIN_REPORT_SECS * HZ))
 		pci_info(p2p->pdev, "waiting for %d scatterlists of p2p memory to be freed before unbinding\n",
 			 atomic_read(&p2p->sgl_users));
@@ -1910,8 +1910,11 @@ static int p2p_pci_notify(struct notifier_block *nb, unsigned long action,
 			WRITE_ONCE(p2p->retiring, true);
 		mutex_unlock(&p2p_mutex);
 		/* The state is devres's, freed after the driver's ->remove() */
-		if (p2p)
+		if (p2p) {
+			/* Pairs with the counting in p2p_sgl_get() */
+			smp_mb();
 			p2p_wait_sgl_users(p2p);
+		}
 		return NOTIFY_OK;
 	}
 	if (action != BUS_NOTIFY_DEL_DEVICE)
@@ -2253,17 +2256,34 @@ static bool p2p_fill_sgl(struct pci_dev *pdev, struct scatterlist *sgl,
 /*
  * A list from pci_p2pmem_alloc_sgl() is memory a peer is about to DMA to or
  * from; the unbind of the provider's driver waits for all of them (see
- * p2p_wait_sgl_users()).  The state outlives every list: its ranges wait
- * for all of their memory to come back before it goes.
+ * p2p_wait_sgl_users()).  An allocation is counted before it looks at
+ * @retiring, and the unbind sets @retiring before it looks at the count
+ * (both fully ordered), so either the allocation fails or the unbind
+ * waits for it.  The state outlives every list: its ranges wait for all
+ * of their memory to come back before it goes.
  */
-static void p2p_sgl_users_add(struct pci_dev *pdev, int n)
+static void p2p_sgl_get(struct pci_dev *pdev)
 {
 	struct pci_p2pdma *p2p;
 
 	rcu_read_lock();
 	p2p = rcu_dereference(pdev->p2pdma);
-	/* A list freed twice (logged by the frees) must not hang unbind */
-	if (p2p && atomic_add_return(n, &p2p->sgl_users) <= 0)
+	if (p2p) {
+		atomic_inc(&p2p->sgl_users);
+		/* Counted before @retiring is read: pairs with the unbind */
+		smp_mb__after_atomic();
+	}
+	rcu_read_unlock();
+}
+
+static void p2p_sgl_put(struct pci_dev *pdev)
+{
+	struct pci_p2pdma *p2p;
+
+	rcu_read_lock();
+	p2p = rcu_dereference(pdev->p2pdma);
+	/* Never below zero: a list freed twice is logged by the frees */
+	if (p2p && atomic_dec_if_positive(&p2p->sgl_users) == 0)
 		wake_up_all(&p2p->sgl_wait);
 	rcu_read_unlock();
 }
@@ -2308,15 +2328,16 @@ struct scatterlist *pci_p2pmem_alloc_sgl(struct pci_dev *pdev,
 	if (!length)
 		return NULL;
 
+	p2p_sgl_get(pdev);
 	sgl = p2p_alloc_sgl(pdev, n, length);
 	if (!sgl && length > P2P_SGL_CHUNK) {
 		n = DIV_ROUND_UP(length, P2P_SGL_CHUNK);
 		sgl = p2p_alloc_sgl(pdev, n, length);
 	}
-	if (sgl) {
+	if (sgl)
 		*nents = n;
-		p2p_sgl_users_add(pdev, 1);
-	}
+	else
+		p2p_sgl_put(pdev);
 	return sgl;
 }
 EXPORT_SYMBOL_GPL(pci_p2pmem_alloc_sgl);
@@ -2339,7 +2360,7 @@ void pci_p2pmem_free_sgl(struct pci_dev *pdev, struct scatterlist *sgl)
 	for (sg = sgl; sg; sg = sg_next(sg))
 		pci_free_p2pmem(pdev, sg_virt(sg), sg->length);
 	kfree(sgl);
-	p2p_sgl_users_add(pdev, -1);
+	p2p_sgl_put(pdev);
 }
 EXPORT_SYMBOL_GPL(pci_p2pmem_free_sgl);
 
