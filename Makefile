@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # p2pdma: a PCI peer-to-peer DMA series for Linux 6.12 and the rig that
 # builds, boots and tests it.  Every target is a short list of steps from
-# harness/run.sh; see README.md for the knobs (SERIES, KCONFIG, TOPOS).
+# harness/run.sh; see README.md for the knobs (SERIES, KCONFIG, ARCH, TOPOS).
 
 RUN := harness/run.sh
 
@@ -11,9 +11,9 @@ RUN := harness/run.sh
 all: report
 
 report:
-	@$(RUN) deps prepare kernel selftests initramfs report
+	@ARCH="$${ARCH:-x86_64}" $(RUN) deps prepare kernel selftests initramfs report
 
-## make check: every test, in every topology, and the static checks
+## make check: every test, in every topology of both architectures, and the static checks
 check:
 	@$(RUN) deps prepare kernel selftests initramfs check $(if $(filter none,$(SERIES)),,static) summary
 
@@ -22,8 +22,8 @@ static:
 
 ## make bench: our P2PDMA against the base kernel's, ratios of medians over 5 rounds
 bench:
-	@$(RUN) deps prepare kernel selftests
-	@SERIES=none $(RUN) prepare kernel selftests
+	@ARCH=x86_64 TOPOS= $(RUN) deps prepare kernel selftests
+	@ARCH=x86_64 TOPOS= SERIES=none $(RUN) prepare kernel selftests
 	@harness/bench.sh
 
 deps:

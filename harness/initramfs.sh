@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Build the guest initramfs: initramfs.sh OBJ KSFT_DIR OUT
-# busybox-static + our init and plan + the statically linked kselftests in
+# busybox-static (BUSYBOX, default the host's /bin/busybox) + our init and plan + the statically linked kselftests in
 # KSFT_DIR (their list of tests in KSFT_DIR/tests) + modules, if any.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -10,8 +10,9 @@ obj=$1 ksft=$2 out=$3
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root"/{bin,dev,proc,sys,tmp,opt/p2pdma,lib/modules}
-cp /bin/busybox "$root/bin/busybox"
-file -L /bin/busybox | grep -q 'statically linked' || die "/bin/busybox is not static (install busybox-static)"
+bb=${BUSYBOX:-/bin/busybox}
+cp "$bb" "$root/bin/busybox"
+file -L "$bb" | grep -q 'statically linked' || die "$bb is not static (install busybox-static)"
 cp "$TOP/harness/guest/init" "$root/init"
 cp "$TOP/harness/guest/plan.sh" "$root/plan.sh"
 cp -a "$ksft"/. "$root/opt/p2pdma/"

@@ -54,3 +54,13 @@ series_hash() {
 			xargs -r sha1sum)
 	} | sha1sum | cut -c1-16
 }
+
+# The line of topology NAME in harness/topologies (empty if unknown), and
+# the names of all topologies, or of those of one architecture.
+topology_line() {
+	awk -v t="$1" '!/^#/ && $1 == t' "$TOP/harness/topologies"
+}
+topology_names() { # topology_names [ARCH]
+	awk -v a="${1:-}" '!/^#/ && NF && (a == "" || $2 == a) { print $1 }' \
+		"$TOP/harness/topologies" | xargs
+}

@@ -120,7 +120,7 @@ while read -r name files; do
 	date=$(sed -n 's/^Date: //p' <<<"$info")
 	subject=$(sed -n 's/^Subject: //p' <<<"$info")
 	tree=$($GIT write-tree)
-	head=$({ echo "$subject"; echo; cat "$msg"; } |
+	head=$({ echo "$subject"; echo; git stripspace <"$msg"; } |
 		GIT_AUTHOR_NAME=${author:-p2pdma} GIT_AUTHOR_EMAIL=${email:-p2pdma@invalid} \
 		GIT_AUTHOR_DATE=${date:-@0} GIT_COMMITTER_DATE=${date:-@0} \
 		$GIT commit-tree "$tree" -p "$head")

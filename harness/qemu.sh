@@ -1,23 +1,41 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Boot one topology: qemu.sh TOPOLOGY KERNEL INITRD OUTDIR [PLAN]
-# Writes OUTDIR/console.log (kernel) and OUTDIR/ktap.log (tests, ttyS1).
-# Fails on timeout, on a boot that never reached the end of the plan, and
-# prints the tail of the console log when it does.
+# Writes OUTDIR/console.log (kernel) and OUTDIR/ktap.log (tests, on a second
+# serial port).  Fails on timeout, on a boot that never reached the end of
+# the plan, and prints the tail of the console log when it does.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 topo=$1 kernel=$2 initrd=$3 out=$4 plan=${5:-check}
-read -r _ cpu layout cmbs iommu expect < <(awk -v t="$topo" '$1 == t' "$TOP/harness/topologies")
-[ -n "${cpu:-}" ] || die "unknown topology '$topo' (see harness/topologies)"
+read -r _ arch _ machine cpu layout cmbs iommu expect tests < <(topology_line "$topo")
+[ -n "${cpu:-}" ] || die "unknown topology '$topo' (known: $(topology_names))"
 timeout=${BOOT_TIMEOUT:-600}
 
 rm -rf "$out"
 mkdir -p "$out"
-args=(-M q35 -nodefaults -accel tcg -cpu "$cpu" -smp 2 -m 2G -nographic -no-reboot
-      -kernel "$kernel" -initrd "$initrd"
-      -serial "file:$out/console.log" -serial "file:$out/ktap.log" -monitor none)
-cmdline="console=ttyS0 panic=-1 oops=panic loglevel=7 p2pdma.topo=$topo p2pdma.expect=$expect p2pdma.iommu=$iommu p2pdma.plan=$plan"
+args=(-nodefaults -accel tcg -smp 2 -m 2G -nographic -no-reboot
+      -kernel "$kernel" -initrd "$initrd" -serial "file:$out/console.log" -monitor none)
+cmdline="panic=-1 oops=panic loglevel=7 p2pdma.topo=$topo p2pdma.expect=$expect p2pdma.iommu=$iommu p2pdma.cmb=$cmbs p2pdma.plan=$plan"
+[ "$tests" = all ] || cmdline+=" p2pdma.tests=$tests p2pdma.kunit=no"
+mopt=
+[ "$machine" = - ] || mopt=",$machine"
+case $arch in
+x86_64)
+	qemu=qemu-system-x86_64
+	args+=(-M "q35$mopt" -cpu "$cpu" -serial "file:$out/ktap.log")
+	cmdline+=" console=ttyS0"
+	;;
+arm64)
+	# The virt machine has one PL011: the tests write to a PCI 16550 on
+	# the root bus.  Pointer authentication with QEMU's own algorithm
+	# instead of QARMA is several times faster under TCG.
+	qemu=qemu-system-aarch64
+	args+=(-M "virt,gic-version=3$mopt" -cpu "$cpu,pauth-impdef=on"
+	       -chardev "file,id=ktap,path=$out/ktap.log" -device pci-serial,chardev=ktap,bus=pcie.0)
+	cmdline+=" console=ttyAMA0 p2pdma.ktap=ttyS0"
+	;;
+esac
 # The soak runs longer under the debug config's checkers.
 [ "${KCONFIG:-default}" = debug ] && soak=60 || soak=10
 cmdline+=" p2pdma.soak_seconds=${SOAK_SECONDS:-$soak}"
@@ -78,9 +96,9 @@ for cmb in ${cmbs//,/ }; do
 	i=$((i + 1))
 done
 
-echo "qemu-system-x86_64 ${args[*]} -append '$cmdline ${BOOT_APPEND:-}'" >"$out/qemu.cmd"
+echo "$qemu ${args[*]} -append '$cmdline ${BOOT_APPEND:-}'" >"$out/qemu.cmd"
 rc=0
-timeout -k 10 "$timeout" qemu-system-x86_64 "${args[@]}" \
+timeout -k 10 "$timeout" "$qemu" "${args[@]}" \
 	-append "$cmdline ${BOOT_APPEND:-}" </dev/null >"$out/qemu.out" 2>&1 &
 qemu=$!
 watcher=

@@ -118,7 +118,11 @@ def ktap_documents(console):
     """The console log cut into its top-level KTAP documents: the built-in
     suites run at boot, and each test module loaded later prints its own."""
     docs, cur = [], None
-    for line in open(console, errors="replace"):
+    try:
+        text = open(console, errors="replace").read().splitlines(True)
+    except OSError:
+        return docs
+    for line in text:
         if re.match(r"^(\[[ \d.]+\] )?K?TAP version \d+", line):
             cur = []
             docs.append(cur)
@@ -185,7 +189,8 @@ def static(path, tally):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--kunit", help="path of kunit.py")
-    ap.add_argument("--static", help="results of harness/static.sh")
+    ap.add_argument("--static", action="append", default=[],
+                    help="results of harness/static.sh (once per architecture)")
     ap.add_argument("--scan-only", action="store_true",
                     help="only scan the console logs and print what alarms")
     ap.add_argument("dirs", nargs="*")
@@ -197,8 +202,8 @@ def main():
     tally = Tally()
     for d in args.dirs:
         topology(d, args.kunit, tally)
-    if args.static:
-        static(args.static, tally)
+    for path in args.static:
+        static(path, tally)
     print(f"{tally.passed} passed, {tally.failed} failed, {tally.skipped} skipped")
     return 1 if tally.failed else 0
 

@@ -1,19 +1,27 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Static checks of the series: static.sh SRC OBJ
-# Writes one "PASS|FAIL|SKIP name[: why]" line per check to
-# build/logs/static.results (read by results.py) and details to the log.
+# KARCH (default x86_64) and CROSS say which architecture OBJ was built
+# for.  Writes one "PASS|FAIL|SKIP name[: why]" line per check to
+# build/logs/static-KARCH.results (read by results.py) and details to the
+# log.  The checks of the series' text (checkpatch, the export, kernel-doc,
+# coccicheck) run for x86_64 only; sparse and W=1 for every architecture.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
 src=$1 obj=$2
+karch=${KARCH:-x86_64} cross=${CROSS:-}
+kmake() { make -C "$src" O="$obj" ARCH="$karch" ${cross:+CROSS_COMPILE="$cross"} "$@"; }
 # checkpatch runs spdxcheck.py with python3: use Debian's, which has python3-ply.
 export PATH=/usr/bin:$PATH
-out=$LOGS/static.results
+out=$LOGS/static-$karch.results
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 : >"$out"
 result() { echo "$*" >>"$out"; echo "== $*"; }
+# Names of checks other than checkpatch's carry the architecture's.
+tag=
+[ "$karch" = x86_64 ] || tag=" ($karch)"
 GIT="git -C $src"
 
 git -C "$src" format-patch -q -o "$tmp/series" base..series
@@ -22,6 +30,39 @@ patches=$(ls "$tmp/series" 2>/dev/null)
 files=$($GIT diff --name-only --diff-filter=AM base series -- '*.c' '*.h' |
 	grep -v '^tools/' || true)
 
+text_checks=1
+[ "$karch" = x86_64 ] || text_checks=0
+
+# Warnings of a check, without line numbers, so that a file's warnings can
+# be compared with those of its base version.
+strip_lines() { sed -E 's/:[0-9]+(:[0-9]+)?:/:/' "$@" | sort -u; }
+
+# The warnings @f adds over its base version (all of them for a new file).
+new_warnings() { # new_warnings FILE SERIES-OUTPUT BASE-OUTPUT
+	strip_lines "$2" >"$tmp/w.series"
+	strip_lines "$3" >"$tmp/w.base"
+	comm -23 "$tmp/w.series" "$tmp/w.base"
+}
+
+# 3. kernel-doc -Wall on the series' C files and headers: no new warnings.
+((text_checks)) && for f in $files; do
+	(cd "$src" && scripts/kernel-doc -none -Wall "$f") >"$tmp/kd" 2>&1
+	: >"$tmp/kd.base"
+	if $GIT cat-file -e "base:$f" 2>/dev/null; then
+		mkdir -p "$tmp/base/$(dirname "$f")"
+		$GIT show "base:$f" >"$tmp/base/$f"
+		(cd "$tmp/base" && "$src/scripts/kernel-doc" -none -Wall "$f") >"$tmp/kd.base" 2>&1
+	fi
+	new=$(new_warnings "$f" "$tmp/kd" "$tmp/kd.base")
+	if [ -z "$new" ]; then
+		result "PASS kernel-doc $f"
+	else
+		echo "$new"
+		result "FAIL kernel-doc $f: $(echo "$new" | wc -l) new warnings"
+	fi
+done
+
+if ((text_checks)); then
 # 1. checkpatch --strict on every patch.
 for p in $patches; do
 	if (cd "$src" && scripts/checkpatch.pl --strict --quiet \
@@ -47,38 +88,11 @@ else
 	result "FAIL exported series reproduces the tree"
 fi
 unset GIT_INDEX_FILE
+fi
 
-# Warnings of a check, without line numbers, so that a file's warnings can
-# be compared with those of its base version.
-strip_lines() { sed -E 's/:[0-9]+(:[0-9]+)?:/:/' "$@" | sort -u; }
-
-# The warnings @f adds over its base version (all of them for a new file).
-new_warnings() { # new_warnings FILE SERIES-OUTPUT BASE-OUTPUT
-	strip_lines "$2" >"$tmp/w.series"
-	strip_lines "$3" >"$tmp/w.base"
-	comm -23 "$tmp/w.series" "$tmp/w.base"
-}
-
-# 3. kernel-doc -Wall on the series' C files and headers: no new warnings.
-for f in $files; do
-	(cd "$src" && scripts/kernel-doc -none -Wall "$f") >"$tmp/kd" 2>&1
-	: >"$tmp/kd.base"
-	if $GIT cat-file -e "base:$f" 2>/dev/null; then
-		mkdir -p "$tmp/base/$(dirname "$f")"
-		$GIT show "base:$f" >"$tmp/base/$f"
-		(cd "$tmp/base" && "$src/scripts/kernel-doc" -none -Wall "$f") >"$tmp/kd.base" 2>&1
-	fi
-	new=$(new_warnings "$f" "$tmp/kd" "$tmp/kd.base")
-	if [ -z "$new" ]; then
-		result "PASS kernel-doc $f"
-	else
-		echo "$new"
-		result "FAIL kernel-doc $f: $(echo "$new" | wc -l) new warnings"
-	fi
-done
-
-# 4. sparse on every object the series touches: no warnings in its files
-# (the object's own source or any header the series changes).
+# 4. sparse, with the compiler's W=1 warnings, on every object the series
+# touches: no warnings in its files (the object's own source or any header
+# the series changes).
 series_re=$(echo $files | sed 's/\./\\./g; s/ /|/g')
 for f in $files; do
 	case $f in *.c) ;; *) continue ;; esac
@@ -88,19 +102,21 @@ for f in $files; do
 	# The kernel build made every object this config builds: an object
 	# it did not make is for options the guest config leaves out.
 	if [ ! -f "$obj/$o" ]; then
-		result "SKIP sparse $f: not built by this kernel config"
+		result "SKIP sparse and W=1$tag $f: not built by this kernel config"
 		continue
 	fi
-	make -C "$src" O="$obj" C=2 "$o" >"$tmp/sp" 2>&1
+	kmake C=2 W=1 "$o" >"$tmp/sp" 2>&1
 	if ! grep -q "CHECK .*$f\$" "$tmp/sp"; then
 		cat "$tmp/sp"
-		result "FAIL sparse $f: sparse did not run"
+		result "FAIL sparse and W=1$tag $f: sparse did not run"
 	elif grep -E "^([^ ]*/)?($series_re):[0-9]+:[0-9]+: (warning|error)" "$tmp/sp"; then
-		result "FAIL sparse $f"
+		result "FAIL sparse and W=1$tag $f"
 	else
-		result "PASS sparse $f"
+		result "PASS sparse and W=1$tag $f"
 	fi
 done
+# The objects were rebuilt with W=1: let the next kernel build redo them.
+for f in $files; do case $f in *.c) rm -f "$obj/${f%.c}.o" ;; esac; done
 
 # 5. coccicheck's semantic patches (report mode) on the series' C files,
 # run with spatch directly so that one pass covers all files; scripts that
@@ -138,7 +154,9 @@ cocci() { # cocci DIR FILE...  (report lines, relative paths)
 	done
 }
 cfiles=$(for f in $files; do case $f in *.c) echo "$f" ;; esac; done)
-if ! command -v spatch >/dev/null; then
+if ! ((text_checks)); then
+	:
+elif ! command -v spatch >/dev/null; then
 	result "SKIP coccicheck: coccinelle is not installed"
 elif [ -n "$cfiles" ]; then
 	cocci "$src" $cfiles >"$tmp/cc"

@@ -37,6 +37,7 @@
 #include <linux/fs.h>
 #include <linux/jiffies.h>
 #include <linux/log2.h>
+#include <linux/memory_hotplug.h>
 #include <linux/memremap.h>
 #include <linux/mm.h>
 #include <linux/mutex.h>
@@ -49,6 +50,7 @@
 #include <linux/pfn_t.h>
 #include <linux/processor.h>
 #include <linux/random.h>
+#include <linux/range.h>
 #include <linux/rculist.h>
 #include <linux/scatterlist.h>
 #include <linux/seq_file.h>
@@ -1331,6 +1333,66 @@ static bool p2p_overlaps(struct pci_p2pdma *p2p, const struct range *new)
 	return found;
 }
 
+/* ---------------------------------------------------------------------
+ * Registration
+ */
+
+/* xarray index naming a PCI function: domain, bus and devfn */
+static unsigned long p2p_dev_key(struct pci_dev *pdev)
+{
+	return (unsigned long)pci_domain_nr(pdev->bus) << 16 | pci_dev_id(pdev);
+}
+
+/*
+ * Why the last registration of each function failed, for debugfs: a
+ * device that offers no memory says why.  Indexed by p2p_dev_key(), each
+ * entry a kmalloc()ed line; dropped when a registration of the function
+ * succeeds and when the function goes away.
+ */
+static DEFINE_XARRAY(p2p_refusals);
+
+static void p2p_forget_refusal(struct pci_dev *pdev)
+{
+	kfree(xa_erase(&p2p_refusals, p2p_dev_key(pdev)));
+}
+
+/* Log why BAR @bar of @pdev offers no memory, once, and keep the reason. */
+static __printf(3, 4) void p2p_refuse(struct pci_dev *pdev, int bar,
+				      const char *fmt, ...)
+{
+	struct va_format vaf;
+	char *why, *old;
+	va_list args;
+
+	va_start(args, fmt);
+	vaf.fmt = fmt;
+	vaf.va = &args;
+	why = kasprintf(GFP_KERNEL, "BAR %d: %pV", bar, &vaf);
+	va_end(args);
+	if (!why)
+		return;
+	pci_info(pdev, "%s\n", why);
+	old = xa_store(&p2p_refusals, p2p_dev_key(pdev), why, GFP_KERNEL);
+	kfree(xa_is_err(old) ? why : old);
+}
+
+/**
+ * p2pdma_mappable_range - the physical addresses ZONE_DEVICE can map
+ *
+ * Struct pages for a BAR are made by memory hotplug, which maps the range
+ * into the kernel's linear map: a BAR above its end (arm64 with a small
+ * VA and a high PCI window) can have none.  A function of its own, so
+ * that KUnit can move the end.
+ *
+ * Return: the first and last physical address memory hotplug can map.
+ */
+VISIBLE_IF_KUNIT struct range p2pdma_mappable_range(void)
+{
+	KUNIT_STATIC_STUB_REDIRECT(p2pdma_mappable_range);
+	return mhp_get_pluggable_range(true);
+}
+EXPORT_SYMBOL_IF_KUNIT(p2pdma_mappable_range);
+
 /* ZONE_DEVICE maps whole memory-hotplug subsections (mm/memory_hotplug.c). */
 static unsigned long p2p_hotplug_align(void)
 {
@@ -1343,11 +1405,13 @@ static int p2p_check_resource(struct pci_dev *pdev, int bar, size_t *size,
 	unsigned long flags, align = p2p_hotplug_align();
 	resource_size_t len, start;
 
+	struct range mappable;
+
 	if (bar < 0 || bar >= PCI_STD_NUM_BARS)
 		return -EINVAL;
 	flags = pci_resource_flags(pdev, bar);
 	if (!(flags & IORESOURCE_MEM) || (flags & IORESOURCE_UNSET)) {
-		pci_info(pdev, "BAR %d is not an assigned memory BAR\n", bar);
+		p2p_refuse(pdev, bar, "not an assigned memory BAR");
 		return -EINVAL;
 	}
 
@@ -1355,16 +1419,26 @@ static int p2p_check_resource(struct pci_dev *pdev, int bar, size_t *size,
 	if (!*size && offset < len)
 		*size = len - offset;
 	if (offset >= len || !*size || *size > len - offset) {
-		pci_info(pdev, "BAR %d has no room for %zu bytes at offset %#llx\n",
-			 bar, *size, offset);
+		p2p_refuse(pdev, bar, "no room for %zu bytes at offset %#llx",
+			   *size, offset);
 		return -EINVAL;
 	}
 
 	start = pci_resource_start(pdev, bar) + offset;
 	if (!IS_ALIGNED(start | *size, align) || *size >> PAGE_SHIFT > UINT_MAX) {
-		pci_info(pdev, "BAR %d range %#llx+%#zx is not %#lx aligned or too large\n",
-			 bar, (u64)start, *size, align);
+		p2p_refuse(pdev, bar, "range %#llx+%#zx is not %#lx aligned or too large",
+			   (u64)start, *size, align);
 		return -EINVAL;
+	}
+
+	/* Checked here, so that the refusal names the device and the BAR */
+	mappable = p2pdma_mappable_range();
+	if (start < mappable.start || start + *size - 1 > mappable.end) {
+		p2p_refuse(pdev, bar,
+			   "[mem %#llx-%#llx] lies outside what memory hotplug can map [mem %#llx-%#llx]: no peer-to-peer memory",
+			   (u64)start, (u64)(start + *size - 1), mappable.start,
+			   mappable.end);
+		return -ERANGE;
 	}
 	return 0;
 }
@@ -1411,7 +1485,9 @@ EXPORT_SYMBOL_IF_KUNIT(p2pdma_cc_guest);
  * Creates struct pages for the range, makes its memory available to
  * pci_alloc_p2pmem() and to user space (p2pmem/allocate in sysfs) and adds
  * the p2pmem sysfs group on the first call.  The memory is private to the
- * caller until pci_p2pmem_publish().  Everything is undone when the
+ * caller until pci_p2pmem_publish().  A refusal is logged once, with its
+ * reason, which debugfs keeps (p2pdma/refused) until a registration of
+ * @pdev succeeds.  Everything is undone when the
  * driver of @pdev is unbound, after all allocations have been freed.
  *
  * The range must start and end on a memory-hotplug subsection boundary
@@ -1425,6 +1501,8 @@ EXPORT_SYMBOL_IF_KUNIT(p2pdma_cc_guest);
  *    can DMA to a BAR (see p2pdma_cc_guest())
  *  * -EINVAL - @bar is not an assigned memory BAR, the range does not fit
  *    in it or is badly aligned, or the memory hotplug core rejected it
+ *  * -ERANGE - the range lies outside the physical addresses memory
+ *    hotplug can map (see p2pdma_mappable_range())
  *  * -EBUSY - the range overlaps one already added for @pdev
  *  * -ENOMEM - out of memory
  *  * -ENXIO, -EEXIST - the memory hotplug core refused the range: it
@@ -1442,8 +1520,8 @@ int pci_p2pdma_add_resource(struct pci_dev *pdev, int bar, size_t size,
 	if (ret)
 		return ret;
 	if (p2pdma_cc_guest()) {
-		pci_info(pdev, "BAR %d: no peer-to-peer memory in a guest with encrypted memory: DMA is always bounced\n",
-			 bar);
+		p2p_refuse(pdev, bar,
+			   "no peer-to-peer memory in a guest with encrypted memory: DMA is always bounced");
 		return -EOPNOTSUPP;
 	}
 
@@ -1453,9 +1531,11 @@ int pci_p2pdma_add_resource(struct pci_dev *pdev, int bar, size_t size,
 	ret = p2p_add_range(pdev, bar, size, offset);
 	if (ret) {
 		devres_release_group(&pdev->dev, group);
+		p2p_refuse(pdev, bar, "registration failed (%pe)", ERR_PTR(ret));
 		return ret;
 	}
 	devres_remove_group(&pdev->dev, group);
+	p2p_forget_refusal(pdev);
 
 	pci_info(pdev, "BAR %d: %zu KiB at offset %#llx added as peer-to-peer memory\n",
 		 bar, size >> 10, offset);
@@ -1466,12 +1546,6 @@ EXPORT_SYMBOL_GPL(pci_p2pdma_add_resource);
 /* ---------------------------------------------------------------------
  * Topology: who can reach whom, and how
  */
-
-/* xarray index naming a PCI function: domain, bus and devfn */
-static unsigned long p2p_dev_key(struct pci_dev *pdev)
-{
-	return (unsigned long)pci_domain_nr(pdev->bus) << 16 | pci_dev_id(pdev);
-}
 
 static void p2p_key_name(unsigned long key, char *buf, size_t len)
 {
@@ -1925,6 +1999,7 @@ static int p2p_pci_notify(struct notifier_block *nb, unsigned long action,
 	list_for_each_entry(p2p, &p2p_providers, node)
 		xa_erase_irq(&p2p->map_cache, key);
 	mutex_unlock(&p2p_mutex);
+	p2p_forget_refusal(pdev);
 	return NOTIFY_OK;
 }
 
@@ -2537,7 +2612,7 @@ ssize_t pci_p2pdma_enable_show(char *page, struct pci_dev *p2p_dev,
 EXPORT_SYMBOL_GPL(pci_p2pdma_enable_show);
 
 /* ---------------------------------------------------------------------
- * debugfs: /sys/kernel/debug/p2pdma/{providers,paths}
+ * debugfs: /sys/kernel/debug/p2pdma/{providers,paths,refused}
  */
 
 /*
@@ -2577,6 +2652,23 @@ static int p2p_dbg_providers_show(struct seq_file *m, void *unused)
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(p2p_dbg_providers);
+
+static int p2p_dbg_refused_show(struct seq_file *m, void *unused)
+{
+	unsigned long key;
+	char name[16];
+	char *why;
+
+	seq_puts(m, "# device reason\n");
+	xa_lock(&p2p_refusals);
+	xa_for_each(&p2p_refusals, key, why) {
+		p2p_key_name(key, name, sizeof(name));
+		seq_printf(m, "%s %s\n", name, why);
+	}
+	xa_unlock(&p2p_refusals);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(p2p_dbg_refused);
 
 static void p2p_dbg_show_path(struct seq_file *m, struct pci_p2pdma *p2p,
 			      struct pci_dev *client)
@@ -2665,6 +2757,7 @@ VISIBLE_IF_KUNIT struct dentry *p2pdma_debugfs_create(struct dentry *parent)
 
 	debugfs_create_file("providers", 0400, dir, NULL, &p2p_dbg_providers_fops);
 	debugfs_create_file("paths", 0400, dir, NULL, &p2p_dbg_paths_fops);
+	debugfs_create_file("refused", 0400, dir, NULL, &p2p_dbg_refused_fops);
 	debugfs_create_file("invalidate", 0200, dir, NULL, &p2p_dbg_invalidate_fops);
 	return dir;
 }

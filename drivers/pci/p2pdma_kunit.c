@@ -2049,7 +2049,8 @@ static enum pci_p2pdma_map_type p2p_map_one(struct device *dev,
 	struct pci_p2pdma_map_state state = {};
 
 	sg_init_table(sg, 1);
-	sg_set_buf(sg, addr, PAGE_SIZE);
+	/* Not sg_set_buf(): p2pmem is no valid linear address on arm64 */
+	sg_set_page(sg, virt_to_page(addr), PAGE_SIZE, offset_in_page(addr));
 	return pci_p2pdma_map_segment(&state, dev, sg);
 }
 
@@ -2118,9 +2119,10 @@ static struct sg_table *p2p_dma_table(struct kunit *test, void *addr, bool host_
 		host = kunit_kzalloc(test, PAGE_SIZE, GFP_KERNEL);
 		KUNIT_ASSERT_NOT_NULL(test, host);
 		sg_set_buf(sgt->sgl, host, PAGE_SIZE);
-		sg_set_buf(sg_next(sgt->sgl), addr, PAGE_SIZE);
+		sg_set_page(sg_next(sgt->sgl), virt_to_page(addr), PAGE_SIZE,
+			    offset_in_page(addr));
 	} else {
-		sg_set_buf(sgt->sgl, addr, PAGE_SIZE);
+		sg_set_page(sgt->sgl, virt_to_page(addr), PAGE_SIZE, offset_in_page(addr));
 	}
 	return sgt;
 }
@@ -2298,6 +2300,43 @@ static void p2pdma_test_encrypted_guest(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, pci_has_p2pmem(pdev));
 	KUNIT_EXPECT_EQ(test, p2p_sysfs_read(pdev, "size", &size), 0);
 	KUNIT_EXPECT_EQ(test, size, SZ_2M);
+}
+
+/* What the stub of p2pdma_mappable_range() answers */
+static struct range p2p_fake_mappable;
+
+static struct range p2p_mappable_fake(void)
+{
+	return p2p_fake_mappable;
+}
+
+/*
+ * A range that memory hotplug could not map (arm64 with a small VA and a
+ * high PCI window) is refused before anything is made for it, whether it
+ * ends past the mappable addresses or starts below them; the part of the
+ * same BAR that lies inside is registered.
+ */
+static void p2pdma_test_unmappable_bar(struct kunit *test)
+{
+	struct p2p_spare *sp = p2p_spare_get(test);
+	struct pci_dev *pdev = sp->pdev;
+	u64 bar = pci_resource_start(pdev, P2P_SPARE_BAR), size;
+
+	kunit_activate_static_stub(test, p2pdma_mappable_range, p2p_mappable_fake);
+	p2p_fake_mappable = (struct range){ .start = 0, .end = bar + SZ_2M - 1 };
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_add_resource(pdev, P2P_SPARE_BAR, SZ_4M, 0),
+			-ERANGE);
+	KUNIT_EXPECT_FALSE(test, pci_has_p2pmem(pdev));
+	KUNIT_EXPECT_EQ(test, p2p_sysfs_read(pdev, "size", &size), -ENOENT);
+	KUNIT_ASSERT_EQ(test, pci_p2pdma_add_resource(pdev, P2P_SPARE_BAR, SZ_2M, 0), 0);
+
+	p2p_fake_mappable = (struct range){ .start = bar + SZ_4M, .end = U64_MAX };
+	KUNIT_EXPECT_EQ(test, pci_p2pdma_add_resource(pdev, P2P_SPARE_BAR, SZ_2M, SZ_2M),
+			-ERANGE);
+	KUNIT_ASSERT_EQ(test, pci_p2pdma_add_resource(pdev, P2P_SPARE_BAR, SZ_2M, SZ_4M),
+			0);
+	KUNIT_EXPECT_EQ(test, p2p_sysfs_read(pdev, "size", &size), 0);
+	KUNIT_EXPECT_EQ(test, size, SZ_4M);
 }
 
 /* ---------------------------------------------------------------------
@@ -3159,6 +3198,7 @@ static struct kunit_case p2pdma_test_cases[] = {
 	KUNIT_CASE(p2pdma_test_untrusted_refused),
 	KUNIT_CASE(p2pdma_test_dma_map_page_refused),
 	KUNIT_CASE(p2pdma_test_encrypted_guest),
+	KUNIT_CASE(p2pdma_test_unmappable_bar),
 	KUNIT_CASE(p2pdma_test_acs_read_error_not_cached),
 	KUNIT_CASE(p2pdma_test_removed_client_no_stale_verdict),
 	{}

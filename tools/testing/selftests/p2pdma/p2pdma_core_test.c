@@ -13,6 +13,7 @@
 
 #define DBG		"/sys/kernel/debug/p2pdma"
 #define PAT_LIST	"/sys/kernel/debug/x86/pat_memtype_list"
+#define PTDUMP_ARM64	"/sys/kernel/debug/kernel_page_tables"
 #define IORESOURCE_PREFETCH	0x2000
 
 static bool expect(const char *what)
@@ -152,6 +153,68 @@ TEST_F(core, cache_mode_follows_bar)
 	}
 	fclose(f);
 	EXPECT_TRUE(found) TH_LOG("no PAT entry inside BAR %d %#llx-%#llx", bar, s, e);
+}
+
+/*
+ * Bytes of the kernel's linear map whose memory attribute is exactly
+ * @attr, from the arm64 page table dump (arch/arm64/mm/ptdump.c names
+ * them "MEM/NORMAL-NC", "DEVICE/nGnRE" and so on).
+ */
+static long long linear_map_bytes(const char *attr)
+{
+	unsigned long long s, e, total = 0;
+	size_t n = strlen(attr);
+	char line[512], *a;
+	bool in = false;
+	FILE *f;
+
+	f = fopen(PTDUMP_ARM64, "r");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (strstr(line, "---[ Linear Mapping start ]---"))
+			in = true;
+		else if (strstr(line, "---[ Linear Mapping end ]---"))
+			in = false;
+		if (!in || sscanf(line, "0x%llx-0x%llx", &s, &e) != 2)
+			continue;
+		a = strstr(line, attr);
+		if (a && (a[n] == '\n' || a[n] == ' ' || !a[n]))
+			total += e - s;
+	}
+	fclose(f);
+	return total;
+}
+
+/*
+ * arm64 has no PAT: the attribute is in the page tables.  The provider's
+ * memory is in the linear map as Normal Non-cacheable memory for a
+ * prefetchable BAR and as Device memory otherwise, all of it and nothing
+ * else of that kind.
+ */
+TEST_F(core, linear_map_attribute_follows_bar)
+{
+	const char *pci = self->fns[self->provider].pci;
+	int bar = CMBLOC_BIR(self->fns[self->provider].cmbloc);
+	unsigned long long s, e, flags;
+	struct dbg_provider p;
+	char path[PATH_MAX];
+	const char *want;
+	FILE *f;
+	int i;
+
+	if (access(PTDUMP_ARM64, R_OK))
+		SKIP(return, "no %s (the arm64 page table dump)", PTDUMP_ARM64);
+	snprintf(path, sizeof(path), PCI_DEVICES "/%s/resource", pci);
+	f = fopen(path, "r");
+	ASSERT_NE(NULL, f);
+	for (i = 0; i <= bar; i++)
+		ASSERT_EQ(3, fscanf(f, "%llx %llx %llx", &s, &e, &flags));
+	fclose(f);
+	ASSERT_EQ(0, dbg_provider_line(pci, &p));
+	want = flags & IORESOURCE_PREFETCH ? "MEM/NORMAL-NC" : "DEVICE/nGnRE";
+	EXPECT_STREQ(flags & IORESOURCE_PREFETCH ? "wc" : "uc", p.modes);
+	EXPECT_EQ((long long)p.size, linear_map_bytes(want)) TH_LOG("%s", want);
 }
 
 TEST_HARNESS_MAIN
