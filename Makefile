@@ -11,7 +11,7 @@ RUN := harness/run.sh
 all: report
 
 report:
-	@ARCH="$${ARCH:-x86_64}" $(RUN) deps prepare kernel selftests initramfs report
+	@$(RUN) deps prepare kernel selftests initramfs report
 
 ## make check: every test, in every topology of both architectures, and the static checks
 check:

@@ -7,6 +7,9 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
+# make hands its command line's knobs (ARCH among them) to every make
+# below through MAKEFLAGS; the module is built for x86_64 only.
+unset MAKEFLAGS MAKEOVERRIDES MFLAGS
 ROUNDS=${ROUNDS:-5}
 TOPO=${TOPO:-switch}
 OUT=$BUILD/bench
@@ -20,7 +23,7 @@ module() { # module OBJ DIR
 	mkdir -p "$2"
 	cp "$TOP/lib/test_p2pdma_bench.c" "$2/"
 	echo 'obj-m += test_p2pdma_bench.o' >"$2/Kbuild"
-	make -C "$1" M="$2" modules
+	make -C "$1" ARCH=x86_64 M="$2" modules
 }
 
 for tag in ours base; do

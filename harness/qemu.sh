@@ -96,6 +96,11 @@ for cmb in ${cmbs//,/ }; do
 	i=$((i + 1))
 done
 
+# A function with a memory BAR and an I/O BAR (BAR 1) and no driver, which
+# p2pmem_pci_test binds to p2pmem-pci to be refused its I/O BAR.  Last, so
+# that it takes no slot an NVMe function had before.
+args+=(-device pci-testdev,bus=pcie.0)
+
 echo "$qemu ${args[*]} -append '$cmdline ${BOOT_APPEND:-}'" >"$out/qemu.cmd"
 rc=0
 timeout -k 10 "$timeout" "$qemu" "${args[@]}" \

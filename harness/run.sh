@@ -30,6 +30,8 @@ one_of KCONFIG "$KCONFIG" $KCONFIGS
 [ -z "${SERIES:-}" ] || one_of SERIES "$SERIES" none
 for a in $WANT_ARCH; do one_of ARCH "$a" $ARCHS; done
 [ -n "${WANT_ARCH// /}" ] || die "ARCH is empty; use one or more of: $ARCHS"
+# make report boots one topology: TOPO (default: the first one chosen).
+case " $* " in *" report "*) TOPOS=${TOPO:-${TOPOS:-}} ;; esac
 if [ -n "${TOPOS:-}" ]; then
 	for t in $TOPOS; do
 		line=$(topology_line "$t")
@@ -41,9 +43,13 @@ if [ -n "${TOPOS:-}" ]; then
 else
 	TOPOS=$(for a in $WANT_ARCH; do topology_names "$a"; done | xargs)
 fi
+case " $* " in *" report "*) TOPOS=${TOPOS%% *} ;; esac
 # The kernels to build: "arch:variant" of each topology, in table order.
 KERNELS=$(for t in $TOPOS; do topology_line "$t" | awk '{ print $2 ":" $3 }'; done |
 	awk '!seen[$0]++' | xargs)
+# The checks of the series' text run with the first standard kernel's.
+TEXT_ARCH=$(echo "$KERNELS" | tr ' ' '\n' | awk -F: '$2 == "std" { print $1; exit }')
+STEPS=" $* "
 
 # Paths and fragments of kernel ARCH:VARIANT.  x86_64's standard kernel
 # keeps the paths it always had (build/obj-default, build/obj-base-default).
@@ -102,7 +108,9 @@ do_deps() {
 # of that architecture, unpacked (installing it would replace the host's).
 fetch_busybox() { # fetch_busybox ARCH
 	local d=$BUILD/busybox-$1
-	[ "$(id -u)" != 0 ] || dpkg --print-foreign-architectures | grep -qx "$1" || {
+	dpkg --print-foreign-architectures | grep -qx "$1" || {
+		[ "$(id -u)" = 0 ] ||
+			die "dpkg has no foreign architecture $1 (run as root, or: dpkg --add-architecture $1 && apt-get update)"
 		dpkg --add-architecture "$1"
 		apt-get update
 	}
@@ -162,7 +170,7 @@ boot() { # boot TOPOLOGY PLAN
 }
 
 do_report() {
-	local topo=$TOPO
+	local topo=$TOPOS
 	step "booting '$topo' for the report" "report-$TAG" boot "$topo" report
 	echo
 	grep -v '^P2PDMA-HARNESS' "$RESULTS/$topo/ktap.log"
@@ -181,9 +189,12 @@ do_check() {
 # The checks of the series' text run once; sparse and W=1 once for each
 # architecture's standard kernel.
 do_static() {
+	local text=0
 	[ "$KVAR" = std ] || return 0
+	[ "$KARCH" = "$TEXT_ARCH" ] && text=1
 	step "static checks on the series ($KARCH)" "static-$KARCH" \
-		env KARCH="$KARCH" CROSS="$CROSS" "$TOP/harness/static.sh" "$SRC" "$OBJ"
+		env KARCH="$KARCH" CROSS="$CROSS" TEXT_CHECKS=$text \
+		"$TOP/harness/static.sh" "$SRC" "$OBJ"
 }
 
 do_series() {
@@ -202,7 +213,7 @@ do_series() {
 
 do_summary() {
 	local static=() k a
-	if [ "${SERIES:-}" != none ]; then
+	if [[ "$STEPS" == *" static "* ]]; then
 		for k in $KERNELS; do
 			a=${k%%:*}
 			[ "${k#*:}" = std ] && static+=(--static "$LOGS/static-$a.results")
@@ -219,11 +230,6 @@ for s in "$@"; do
 			set_kernel "$k"
 			"do_$s"
 		done
-	elif [ "$s" = report ]; then
-		# One boot, of TOPO (default: the first topology chosen).
-		TOPO=${TOPO:-${TOPOS%% *}}
-		set_kernel "$(topology_line "$TOPO" | awk '{ print $2 ":" $3 }')"
-		do_report
 	else
 		set_kernel "${KERNELS%% *}"
 		"do_$s"

@@ -5,7 +5,8 @@
 # for.  Writes one "PASS|FAIL|SKIP name[: why]" line per check to
 # build/logs/static-KARCH.results (read by results.py) and details to the
 # log.  The checks of the series' text (checkpatch, the export, kernel-doc,
-# coccicheck) run for x86_64 only; sparse and W=1 for every architecture.
+# coccicheck) run unless TEXT_CHECKS=0 (run.sh runs them with one
+# architecture's kernel); sparse and W=1 for every architecture.
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -30,8 +31,7 @@ patches=$(ls "$tmp/series" 2>/dev/null)
 files=$($GIT diff --name-only --diff-filter=AM base series -- '*.c' '*.h' |
 	grep -v '^tools/' || true)
 
-text_checks=1
-[ "$karch" = x86_64 ] || text_checks=0
+text_checks=${TEXT_CHECKS:-1}
 
 # Warnings of a check, without line numbers, so that a file's warnings can
 # be compared with those of its base version.

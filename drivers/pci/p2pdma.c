@@ -1356,7 +1356,12 @@ static void p2p_forget_refusal(struct pci_dev *pdev)
 	kfree(xa_erase(&p2p_refusals, p2p_dev_key(pdev)));
 }
 
-/* Log why BAR @bar of @pdev offers no memory, once, and keep the reason. */
+/*
+ * Log why BAR @bar of @pdev offers no memory, and keep the line for
+ * debugfs.  Logged first, so that it is said even without memory to keep
+ * it.  Called from the registration, which the driver core does not run
+ * concurrently with the removal of the function (that unbinds it first).
+ */
 static __printf(3, 4) void p2p_refuse(struct pci_dev *pdev, int bar,
 				      const char *fmt, ...)
 {
@@ -1367,11 +1372,14 @@ static __printf(3, 4) void p2p_refuse(struct pci_dev *pdev, int bar,
 	va_start(args, fmt);
 	vaf.fmt = fmt;
 	vaf.va = &args;
+	pci_info(pdev, "BAR %d: %pV\n", bar, &vaf);
+	va_end(args);
+
+	va_start(args, fmt);
 	why = kasprintf(GFP_KERNEL, "BAR %d: %pV", bar, &vaf);
 	va_end(args);
 	if (!why)
 		return;
-	pci_info(pdev, "%s\n", why);
 	old = xa_store(&p2p_refusals, p2p_dev_key(pdev), why, GFP_KERNEL);
 	kfree(xa_is_err(old) ? why : old);
 }
@@ -1380,9 +1388,10 @@ static __printf(3, 4) void p2p_refuse(struct pci_dev *pdev, int bar,
  * p2pdma_mappable_range - the physical addresses ZONE_DEVICE can map
  *
  * Struct pages for a BAR are made by memory hotplug, which maps the range
- * into the kernel's linear map: a BAR above its end (arm64 with a small
- * VA and a high PCI window) can have none.  A function of its own, so
- * that KUnit can move the end.
+ * into the kernel's linear map: a BAR below its start or above its end
+ * (arm64 with a PCI window below RAM, or with a small VA and a high PCI
+ * window) can have none.  A function of its own, so that KUnit can move
+ * either end.
  *
  * Return: the first and last physical address memory hotplug can map.
  */
@@ -1404,7 +1413,6 @@ static int p2p_check_resource(struct pci_dev *pdev, int bar, size_t *size,
 {
 	unsigned long flags, align = p2p_hotplug_align();
 	resource_size_t len, start;
-
 	struct range mappable;
 
 	if (bar < 0 || bar >= PCI_STD_NUM_BARS)
@@ -1485,10 +1493,10 @@ EXPORT_SYMBOL_IF_KUNIT(p2pdma_cc_guest);
  * Creates struct pages for the range, makes its memory available to
  * pci_alloc_p2pmem() and to user space (p2pmem/allocate in sysfs) and adds
  * the p2pmem sysfs group on the first call.  The memory is private to the
- * caller until pci_p2pmem_publish().  A refusal is logged once, with its
- * reason, which debugfs keeps (p2pdma/refused) until a registration of
- * @pdev succeeds.  Everything is undone when the
- * driver of @pdev is unbound, after all allocations have been freed.
+ * caller until pci_p2pmem_publish().  Each refusal logs one line
+ * with its reason, which debugfs keeps (p2pdma/refused) until a
+ * registration of @pdev succeeds.  Everything is undone when the driver
+ * of @pdev is unbound, after all allocations have been freed.
  *
  * The range must start and end on a memory-hotplug subsection boundary
  * (2 MiB on x86-64, see memremap_compat_align()).  Several ranges may be

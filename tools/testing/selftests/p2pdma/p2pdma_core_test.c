@@ -127,17 +127,11 @@ TEST_F(core, cache_mode_follows_bar)
 	unsigned long long s, e, flags, ps, pe;
 	const char *pci = self->fns[self->provider].pci;
 	int bar = CMBLOC_BIR(self->fns[self->provider].cmbloc);
-	char path[PATH_MAX], line[256], type[64];
+	char line[256], type[64];
 	bool found = false;
 	FILE *f;
-	int i;
 
-	snprintf(path, sizeof(path), PCI_DEVICES "/%s/resource", pci);
-	f = fopen(path, "r");
-	ASSERT_NE(NULL, f);
-	for (i = 0; i <= bar; i++)
-		ASSERT_EQ(3, fscanf(f, "%llx %llx %llx", &s, &e, &flags));
-	fclose(f);
+	ASSERT_EQ(0, bar_resource(pci, bar, &s, &e, &flags));
 
 	f = fopen(PAT_LIST, "r");
 	if (!f)
@@ -158,7 +152,7 @@ TEST_F(core, cache_mode_follows_bar)
 /*
  * Bytes of the kernel's linear map whose memory attribute is exactly
  * @attr, from the arm64 page table dump (arch/arm64/mm/ptdump.c names
- * them "MEM/NORMAL-NC", "DEVICE/nGnRE" and so on).
+ * them "MEM/NORMAL-NC", "DEVICE/nGnRnE" and so on).
  */
 static long long linear_map_bytes(const char *attr)
 {
@@ -198,21 +192,13 @@ TEST_F(core, linear_map_attribute_follows_bar)
 	int bar = CMBLOC_BIR(self->fns[self->provider].cmbloc);
 	unsigned long long s, e, flags;
 	struct dbg_provider p;
-	char path[PATH_MAX];
 	const char *want;
-	FILE *f;
-	int i;
 
 	if (access(PTDUMP_ARM64, R_OK))
 		SKIP(return, "no %s (the arm64 page table dump)", PTDUMP_ARM64);
-	snprintf(path, sizeof(path), PCI_DEVICES "/%s/resource", pci);
-	f = fopen(path, "r");
-	ASSERT_NE(NULL, f);
-	for (i = 0; i <= bar; i++)
-		ASSERT_EQ(3, fscanf(f, "%llx %llx %llx", &s, &e, &flags));
-	fclose(f);
+	ASSERT_EQ(0, bar_resource(pci, bar, &s, &e, &flags));
 	ASSERT_EQ(0, dbg_provider_line(pci, &p));
-	want = flags & IORESOURCE_PREFETCH ? "MEM/NORMAL-NC" : "DEVICE/nGnRE";
+	want = flags & IORESOURCE_PREFETCH ? "MEM/NORMAL-NC" : "DEVICE/nGnRnE";
 	EXPECT_STREQ(flags & IORESOURCE_PREFETCH ? "wc" : "uc", p.modes);
 	EXPECT_EQ((long long)p.size, linear_map_bytes(want)) TH_LOG("%s", want);
 }

@@ -124,27 +124,36 @@ static inline bool has_p2pmem(const char *pci)
 	return stat(path, &st) == 0;
 }
 
-/* Size of BAR @bar of @pci from the sysfs resource table. */
-static inline uint64_t bar_size(const char *pci, int bar)
+/*
+ * Start, end and flags of BAR @bar of @pci, from the sysfs resource table:
+ * 0, or -errno.
+ */
+static inline int bar_resource(const char *pci, int bar, unsigned long long *start,
+			       unsigned long long *end, unsigned long long *flags)
 {
-	unsigned long long start, end, flags;
 	char path[PATH_MAX];
-	uint64_t size = 0;
+	int i, ret = 0;
 	FILE *f;
-	int i;
 
 	snprintf(path, sizeof(path), PCI_DEVICES "/%s/resource", pci);
 	f = fopen(path, "r");
 	if (!f)
-		return 0;
-	for (i = 0; i <= bar; i++) {
-		if (fscanf(f, "%llx %llx %llx", &start, &end, &flags) != 3)
-			break;
-		if (i == bar && end > start)
-			size = end - start + 1;
-	}
+		return -errno;
+	for (i = 0; i <= bar && !ret; i++)
+		if (fscanf(f, "%llx %llx %llx", start, end, flags) != 3)
+			ret = -EINVAL;
 	fclose(f);
-	return size;
+	return ret;
+}
+
+/* Size of BAR @bar of @pci from the sysfs resource table. */
+static inline uint64_t bar_size(const char *pci, int bar)
+{
+	unsigned long long start, end, flags;
+
+	if (bar_resource(pci, bar, &start, &end, &flags) || end <= start)
+		return 0;
+	return end - start + 1;
 }
 
 static inline void nvme_cmb_bytes(struct nvme_fn *fn)

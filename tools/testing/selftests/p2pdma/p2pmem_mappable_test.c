@@ -14,7 +14,8 @@
  * A refused CMB shows no cmbsz in sysfs (the NVMe driver publishes its
  * CMB registers only once it is registered): which function has a CMB,
  * and how big, is what the harness declared (P2PDMA_CMB, MiB per NVMe
- * function in PCI order).
+ * function in the order it added them, which their serial numbers give:
+ * p2p0, p2p1, ...; PCI order differs where one sits behind a root port).
  *
  * The NVMe driver must work without its CMB on both kernels.  Refusing
  * before anything is made, with one line that names the device, the
@@ -39,41 +40,41 @@ static bool have_refusals_view(void)
 	return access(DBG "/refused", R_OK) == 0;
 }
 
-/* The CMB bytes the harness gave NVMe function @idx (in PCI order). */
-static uint64_t declared_cmb(int idx)
+/* The harness's number for @fn: N of its serial number "p2pN", or -1. */
+static int harness_index(const struct nvme_fn *fn)
+{
+	char path[PATH_MAX], serial[64] = "";
+	int idx, end = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), NVME_CLASS "/%s/serial", fn->ctrl);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (!fgets(serial, sizeof(serial), f))
+		serial[0] = '\0';
+	fclose(f);
+	if (sscanf(serial, "p2p%d%n", &idx, &end) != 1 || idx < 0 ||
+	    (serial[end] && serial[end] != ' ' && serial[end] != '\n'))
+		return -1;
+	return idx;
+}
+
+/* The CMB bytes the harness gave @fn; 0 for none, or for a stranger. */
+static uint64_t declared_cmb(const struct nvme_fn *fn)
 {
 	const char *e = getenv("P2PDMA_CMB");
+	int i, idx = harness_index(fn);
 	char *end;
-	long mb = 0;
-	int i;
+	long mb;
 
-	for (i = 0; e && *e; i++) {
+	for (i = 0; idx >= 0 && e && *e; i++) {
 		mb = strtol(e, &end, 10);
 		if (i == idx)
 			return (uint64_t)mb << 20;
 		e = *end == ',' ? end + 1 : "";
 	}
 	return 0;
-}
-
-/* Start and end of BAR @bar of @pci, from sysfs. */
-static int bar_range(const char *pci, int bar, unsigned long long *start,
-		     unsigned long long *end)
-{
-	unsigned long long flags;
-	char path[PATH_MAX];
-	int i, ret = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), PCI_DEVICES "/%s/resource", pci);
-	f = fopen(path, "r");
-	if (!f)
-		return -errno;
-	for (i = 0; i <= bar && !ret; i++)
-		if (fscanf(f, "%llx %llx %llx", start, end, &flags) != 3)
-			ret = -EINVAL;
-	fclose(f);
-	return ret;
 }
 
 /* The lowest address of System RAM, from /proc/iomem. */
@@ -103,8 +104,8 @@ static unsigned long long ram_start(void)
  */
 static int kmsg_grep(const char *a, const char *b, char *out, size_t len)
 {
-	char rec[1024], *msg;
-	int fd, n = 0;
+	char rec[8192], *msg;
+	int fd, err, n = 0;
 	ssize_t r;
 
 	if (len)
@@ -127,8 +128,9 @@ static int kmsg_grep(const char *a, const char *b, char *out, size_t len)
 		}
 		n++;
 	}
+	err = r < 0 && errno != EAGAIN ? -errno : 0;
 	close(fd);
-	return n;
+	return err ? err : n;
 }
 
 /* Every CMB is p2pmem exactly where the topology says it is mappable. */
@@ -141,7 +143,8 @@ TEST(cmb_registered_where_mappable)
 	n = nvme_enumerate(fns, MAX_NVME);
 	ASSERT_GE(n, 2);
 	for (i = 0; i < n; i++) {
-		if (!declared_cmb(i)) {
+		ASSERT_LE(0, harness_index(&fns[i])) TH_LOG("%s: serial", fns[i].pci);
+		if (!declared_cmb(&fns[i])) {
 			EXPECT_FALSE(has_p2pmem(fns[i].pci)) TH_LOG("%s", fns[i].pci);
 			continue;
 		}
@@ -150,8 +153,8 @@ TEST(cmb_registered_where_mappable)
 			continue;	/* what is left behind: see below */
 		ASSERT_TRUE(has_p2pmem(fns[i].pci)) TH_LOG("%s has a CMB", fns[i].pci);
 		ASSERT_EQ(0, p2pmem_read(fns[i].pci, "size", &size));
-		EXPECT_EQ(declared_cmb(i), size) TH_LOG("%s", fns[i].pci);
-		EXPECT_EQ(declared_cmb(i), fns[i].cmb_bytes) TH_LOG("%s", fns[i].pci);
+		EXPECT_EQ(declared_cmb(&fns[i]), size) TH_LOG("%s", fns[i].pci);
+		EXPECT_EQ(declared_cmb(&fns[i]), fns[i].cmb_bytes) TH_LOG("%s", fns[i].pci);
 	}
 	/* Only the topology without any CMB declares none */
 	EXPECT_EQ(!strcmp(p2p_expect(), "none"), cmbs == 0) TH_LOG("%d CMBs", cmbs);
@@ -173,7 +176,7 @@ TEST(unmappable_cmb_leaves_nothing)
 		SKIP(return, "the base kernel lacks this (it keeps an empty p2pmem group)");
 	n = nvme_enumerate(fns, MAX_NVME);
 	for (i = 0; i < n; i++) {
-		if (!declared_cmb(i))
+		if (!declared_cmb(&fns[i]))
 			continue;
 		seen++;
 		EXPECT_FALSE(has_p2pmem(fns[i].pci)) TH_LOG("%s", fns[i].pci);
@@ -190,7 +193,7 @@ TEST(unmappable_cmb_leaves_nothing)
  */
 TEST(refusal_is_one_line_with_the_ranges)
 {
-	unsigned long long s, e, ms, me, bs, be, ram = ram_start();
+	unsigned long long s, e, ms, me, bs, be, flags, ram = ram_start();
 	struct nvme_fn fns[MAX_NVME];
 	char lines[4096], *at;
 	int i, n, bar, got;
@@ -199,7 +202,7 @@ TEST(refusal_is_one_line_with_the_ranges)
 		SKIP(return, "the base kernel lacks this (memory hotplug's own warning)");
 	n = nvme_enumerate(fns, MAX_NVME);
 	for (i = 0; i < n; i++) {
-		if (!unmappable() || !declared_cmb(i)) {
+		if (!unmappable() || !declared_cmb(&fns[i])) {
 			EXPECT_EQ(0, kmsg_grep(fns[i].pci, REFUSAL, lines, sizeof(lines)))
 				TH_LOG("%s", lines);
 			continue;
@@ -211,9 +214,9 @@ TEST(refusal_is_one_line_with_the_ranges)
 		got = sscanf(at, "BAR %d: [mem %llx-%llx] " REFUSAL " [mem %llx-%llx]",
 			     &bar, &s, &e, &ms, &me);
 		ASSERT_EQ(5, got) TH_LOG("%s", lines);
-		ASSERT_EQ(0, bar_range(fns[i].pci, bar, &bs, &be));
+		ASSERT_EQ(0, bar_resource(fns[i].pci, bar, &bs, &be, &flags));
 		EXPECT_TRUE(s >= bs && e <= be) TH_LOG("BAR %d is %#llx-%#llx", bar, bs, be);
-		EXPECT_EQ(declared_cmb(i), e - s + 1);
+		EXPECT_EQ(declared_cmb(&fns[i]), e - s + 1);
 		EXPECT_TRUE(s < ms || e > me) TH_LOG("%#llx-%#llx is mappable", s, e);
 		EXPECT_TRUE(ram >= ms && ram <= me) TH_LOG("RAM at %#llx is not", ram);
 	}
@@ -228,7 +231,7 @@ TEST(refusal_is_one_line_with_the_ranges)
  */
 TEST(refused_view_says_why)
 {
-	char buf[4096], want[256], logged[1024], *line;
+	char buf[4096], want[256], logged[1024], one[512], *line;
 	struct nvme_fn fns[MAX_NVME];
 	int i, n;
 
@@ -242,10 +245,12 @@ TEST(refused_view_says_why)
 		snprintf(want, sizeof(want), "\n%s BAR ", fns[i].pci);
 		line = strstr(buf, want);
 		if (line) {
+			/* a copy: @buf stays whole for the next function */
 			line += strlen(fns[i].pci) + 2;
-			line[strcspn(line, "\n")] = '\0';
+			snprintf(one, sizeof(one), "%.*s", (int)strcspn(line, "\n"), line);
+			line = one;
 		}
-		if (!unmappable() || !declared_cmb(i)) {
+		if (!unmappable() || !declared_cmb(&fns[i])) {
 			EXPECT_TRUE(!line || !strstr(line, REFUSAL)) TH_LOG("%s", line);
 			continue;
 		}
@@ -269,7 +274,7 @@ TEST(nvme_works_without_p2pmem)
 	ASSERT_EQ(0, posix_memalign(&rd, 4096, len));
 	n = nvme_enumerate(fns, MAX_NVME);
 	for (i = 0; i < n; i++) {
-		if (!declared_cmb(i))
+		if (!declared_cmb(&fns[i]))
 			continue;
 		ASSERT_NE(0, fns[i].ns[0]) TH_LOG("%s has no namespace", fns[i].ctrl);
 		snprintf(path, sizeof(path), NVME_CLASS "/%s/state", fns[i].ctrl);

@@ -412,10 +412,9 @@ TEST_F_TIMEOUT(pat, user_mapping_follows_granted_type, 300)
 	struct nvme_fn fns[MAX_NVME];
 	char path[PATH_MAX];
 	uint64_t size;
-	int p, bar, fd, i;
+	int p, bar, fd;
 	size_t len;
 	void *res;
-	FILE *f;
 
 	if (!have_core())
 		SKIP(return, "the base kernel lacks this fix (no P2PDMA debugfs view)");
@@ -427,12 +426,7 @@ TEST_F_TIMEOUT(pat, user_mapping_follows_granted_type, 300)
 		SKIP(return, "no p2pmem provider in this topology");
 	}
 	bar = CMBLOC_BIR(fns[p].cmbloc);
-	snprintf(path, sizeof(path), PCI_DEVICES "/%s/resource", fns[p].pci);
-	f = fopen(path, "r");
-	ASSERT_NE(NULL, f);
-	for (i = 0; i <= bar; i++)
-		ASSERT_EQ(3, fscanf(f, "%llx %llx %llx", &s, &e, &flags));
-	fclose(f);
+	ASSERT_EQ(0, bar_resource(fns[p].pci, bar, &s, &e, &flags));
 	ASSERT_TRUE(flags & 0x2000) TH_LOG("the CMB BAR is not prefetchable");
 	len = e - s + 1;
 	ASSERT_EQ(0, p2pmem_read(fns[p].pci, "size", &size));

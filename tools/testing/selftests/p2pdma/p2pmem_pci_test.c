@@ -1,0 +1,365 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * p2pmem-pci: the driver an administrator binds to a function whose
+ * memory BAR no other driver offers, here QEMU's ivshmem-plain (a RAM
+ * backed, 64-bit prefetchable BAR 2 of 256 MiB, which the harness adds to
+ * every machine), then writes "BAR [SIZE [OFFSET]]" to p2pmem_offer.
+ *
+ * Bad input: a function without a memory BAR (the harness machines have
+ * one without a driver: q35's ISA bridge, virt's host bridge), an I/O BAR
+ * (QEMU's pci-testdev, BAR 1), more than the BAR holds, a misaligned
+ * range, an overlapping one, a bind of a bound function, text that does
+ * not parse.  Each gets its errno and one log line, but for the driver
+ * core's EBUSY and for parse errors, which log nothing.
+ *
+ * The driver is a feature the base kernel lacks: the tests skip there.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include "../kselftest_harness.h"
+#include "p2pdma_util.h"
+
+#define DRV		"/sys/bus/pci/drivers/p2pmem-pci"
+#define IVSHMEM		"1af4", "1110"
+#define TESTDEV		"1b36", "0005"
+#define SZ_1M		0x100000ull
+#define IORESOURCE_IO	0x100ull
+#define IORESOURCE_MEM	0x200ull
+
+static bool have_driver(void)
+{
+	return access(DRV, F_OK) == 0;
+}
+
+static bool has_driver(const char *pci)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), PCI_DEVICES "/%s/driver", pci);
+	return access(path, F_OK) == 0;
+}
+
+static bool id_is(const char *pci, const char *vendor, const char *device)
+{
+	char path[PATH_MAX], v[16], d[16];
+
+	snprintf(path, sizeof(path), PCI_DEVICES "/%s/vendor", pci);
+	if (read_text(path, v, sizeof(v)))
+		return false;
+	snprintf(path, sizeof(path), PCI_DEVICES "/%s/device", pci);
+	if (read_text(path, d, sizeof(d)))
+		return false;
+	return !strcmp(v + 2, vendor) && !strcmp(d + 2, device);
+}
+
+/* True if no BAR of @pci is an assigned memory BAR. */
+static bool no_mem_bar(const char *pci)
+{
+	unsigned long long s, e, flags;
+	int bar;
+
+	for (bar = 0; bar < 6; bar++) {
+		if (bar_resource(pci, bar, &s, &e, &flags))
+			return false;
+		if ((flags & IORESOURCE_MEM) && e > s)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The first function without a driver that matches @vendor:@device, or
+ * with @vendor NULL, that has no memory BAR: 0 and its name in @pci.
+ */
+static int find_unbound(char *pci, size_t len, const char *vendor, const char *device)
+{
+	struct dirent *de;
+	int ret = -ENOENT;
+	DIR *d;
+
+	d = opendir(PCI_DEVICES);
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.' || has_driver(de->d_name))
+			continue;
+		if (vendor ? id_is(de->d_name, vendor, device) : no_mem_bar(de->d_name)) {
+			snprintf(pci, len, "%.63s", de->d_name);
+			ret = 0;
+			break;
+		}
+	}
+	closedir(d);
+	return ret;
+}
+
+static int set_override(const char *pci, const char *drv)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), PCI_DEVICES "/%s/driver_override", pci);
+	return write_text(path, drv);
+}
+
+static int drv_bind(const char *pci)
+{
+	return write_text(DRV "/bind", pci);
+}
+
+static int drv_unbind(const char *pci)
+{
+	return write_text(DRV "/unbind", pci);
+}
+
+static int offer(const char *pci, const char *what)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), PCI_DEVICES "/%s/p2pmem_offer", pci);
+	return write_text(path, what);
+}
+
+/* Records logged since @fd was opened (kmsg_open()) that name @pci. */
+static int kmsg_count(int fd, const char *pci, char *out, size_t len)
+{
+	char rec[8192], *msg;
+	int n = 0;
+	ssize_t r;
+
+	out[0] = '\0';
+	while ((r = read(fd, rec, sizeof(rec) - 1)) > 0 || (r < 0 && errno == EPIPE)) {
+		if (r <= 0)
+			continue;
+		rec[r] = '\0';
+		msg = strchr(rec, ';');
+		msg = msg ? msg + 1 : rec;
+		msg[strcspn(msg, "\n")] = '\0';
+		if (!strstr(msg, pci))
+			continue;
+		if (strlen(out) + strlen(msg) + 2 <= len) {
+			strcat(out, msg);
+			strcat(out, "\n");
+		}
+		n++;
+	}
+	return n;
+}
+
+/* The ivshmem function, bound to p2pmem-pci; unbound again afterwards. */
+FIXTURE(bound)
+{
+	char pci[64];
+	char log[2048];
+	bool bound;
+	int kmsg;
+};
+
+/*
+ * Setup asserts nothing once it has bound: a failed assertion there
+ * would skip the teardown and leave the function bound.
+ */
+FIXTURE_SETUP(bound)
+{
+	self->bound = false;
+	self->kmsg = -1;
+	if (!have_driver())
+		SKIP(return, "the base kernel lacks this (no p2pmem-pci driver)");
+	ASSERT_EQ(0, find_unbound(self->pci, sizeof(self->pci), IVSHMEM))
+		TH_LOG("no unbound ivshmem-plain function");
+	ASSERT_LE(256 * SZ_1M, bar_size(self->pci, 2));
+	self->kmsg = kmsg_open();
+	ASSERT_LE(0, self->kmsg);
+	ASSERT_EQ(0, set_override(self->pci, "p2pmem-pci"));
+	EXPECT_EQ(0, drv_bind(self->pci));
+	self->bound = has_driver(self->pci);
+	/* the "enabling device" line of the bind is not the tests' */
+	kmsg_count(self->kmsg, self->pci, self->log, sizeof(self->log));
+}
+
+FIXTURE_TEARDOWN(bound)
+{
+	if (self->kmsg >= 0)
+		close(self->kmsg);
+	if (self->bound) {
+		EXPECT_EQ(0, drv_unbind(self->pci));
+		EXPECT_FALSE(has_p2pmem(self->pci));
+	}
+	if (have_driver())
+		EXPECT_EQ(0, set_override(self->pci, "\n"));
+}
+
+/* Bound, nothing is offered until the administrator says what. */
+TEST_F(bound, nothing_offered_at_bind)
+{
+	char path[PATH_MAX], buf[256];
+
+	ASSERT_TRUE(self->bound);
+	EXPECT_FALSE(has_p2pmem(self->pci));
+	snprintf(path, sizeof(path), PCI_DEVICES "/%s/p2pmem_offer", self->pci);
+	ASSERT_EQ(0, read_text(path, buf, sizeof(buf)));
+	EXPECT_STREQ("", buf);
+}
+
+/* Two ranges of one BAR: one published provider of their sum. */
+TEST_F(bound, offer_two_ranges)
+{
+	char path[PATH_MAX], buf[256], log[2048];
+	struct dbg_provider dbg;
+	uint64_t v;
+	int fd;
+	void *p;
+
+	ASSERT_TRUE(self->bound);
+	ASSERT_EQ(0, offer(self->pci, "2 16m"));
+	ASSERT_TRUE(has_p2pmem(self->pci));
+	ASSERT_EQ(0, p2pmem_read(self->pci, "size", &v));
+	EXPECT_EQ(16 * SZ_1M, v);
+	ASSERT_EQ(0, p2pmem_read(self->pci, "published", &v));
+	EXPECT_EQ(1, v);
+	ASSERT_EQ(0, offer(self->pci, "2 0x1000000 32M"));
+	ASSERT_EQ(0, p2pmem_read(self->pci, "size", &v));
+	EXPECT_EQ(32 * SZ_1M, v);
+	ASSERT_EQ(0, p2pmem_read(self->pci, "available", &v));
+	EXPECT_EQ(32 * SZ_1M, v);
+
+	snprintf(path, sizeof(path), PCI_DEVICES "/%s/p2pmem_offer", self->pci);
+	ASSERT_EQ(0, read_text(path, buf, sizeof(buf)));
+	EXPECT_STREQ("2 16777216 0\n2 16777216 33554432", buf);
+
+	if (access("/sys/kernel/debug/p2pdma/providers", R_OK) == 0) {
+		ASSERT_EQ(0, dbg_provider_line(self->pci, &dbg));
+		EXPECT_EQ(32 * SZ_1M, dbg.size);
+		EXPECT_EQ(1, dbg.published);
+		EXPECT_STREQ("wc,wc", dbg.modes);
+	}
+
+	/* User space can map it, and it is the BAR's memory */
+	p = p2pmem_map(self->pci, 2 * SZ_1M);
+	ASSERT_NE(MAP_FAILED, p);
+	io_write64(p, 0x7032706d656d);
+	EXPECT_EQ(0x7032706d656d, io_read64(p));
+	ASSERT_EQ(0, p2pmem_read(self->pci, "available", &v));
+	EXPECT_EQ(30 * SZ_1M, v);
+	EXPECT_EQ(0, munmap(p, 2 * SZ_1M));
+
+	/* Two registrations, two lines from the core, nothing else */
+	fd = self->kmsg;
+	EXPECT_EQ(2, kmsg_count(fd, self->pci, log, sizeof(log))) TH_LOG("%s", log);
+}
+
+/* What the P2PDMA core refuses: the errno, and one line that says why. */
+TEST_F(bound, bad_offers)
+{
+	char more[32], off_end[32];
+	const struct {
+		const char *offer;
+		int err;
+		const char *why;	/* in the log line, NULL for no line */
+	} cases[] = {
+		{ more, EINVAL, "no room" },		/* more than the BAR */
+		{ off_end, EINVAL, "no room" },		/* runs off its end */
+		{ "2 1M", EINVAL, "aligned" },		/* not a hotplug unit */
+		{ "0", EINVAL, "aligned" },		/* 256 bytes of registers */
+		{ "3", EINVAL, "not an assigned memory BAR" },
+		{ "6", EINVAL, "BARs 0 to 5" },
+		{ "-1", EINVAL, "BARs 0 to 5" },
+		{ "\n", EINVAL, NULL },
+		{ "two", EINVAL, NULL },
+		{ "2 16Q", EINVAL, NULL },
+		{ "2 16M 0 7", EINVAL, NULL },
+		{ "2 -16M", EINVAL, NULL },
+		{ "2 16E", EINVAL, NULL },		/* not a suffix here */
+		{ "2 16G1", EINVAL, NULL },
+		{ "2 010M", EINVAL, NULL },		/* octal to memparse() */
+		{ "2 18446744073709551616", EINVAL, NULL },	/* 2^64 */
+		{ "2 0x10000000000000000", EINVAL, NULL },
+		{ "2 17179869184G", EINVAL, NULL },	/* 2^64 in all */
+		{ "2 16M 16777216G", EINVAL, NULL },
+		{ "99999999999", EINVAL, NULL },	/* not an int */
+	};
+	uint64_t v, bar = bar_size(self->pci, 2);
+	char log[2048];
+	unsigned int i;
+
+	ASSERT_TRUE(self->bound);
+	snprintf(more, sizeof(more), "2 %llu", (unsigned long long)bar + 2 * SZ_1M);
+	snprintf(off_end, sizeof(off_end), "2 16M %llu",
+		 (unsigned long long)bar - 8 * SZ_1M);
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		EXPECT_EQ(-cases[i].err, offer(self->pci, cases[i].offer))
+			TH_LOG("'%s'", cases[i].offer);
+		EXPECT_EQ(!!cases[i].why,
+			  kmsg_count(self->kmsg, self->pci, log, sizeof(log)))
+			TH_LOG("'%s': %s", cases[i].offer, log);
+		if (cases[i].why)
+			EXPECT_NE(NULL, strstr(log, cases[i].why)) TH_LOG("%s", log);
+	}
+	EXPECT_FALSE(has_p2pmem(self->pci));
+
+	/* The same range twice: the second overlaps */
+	ASSERT_EQ(0, offer(self->pci, "2 16M"));
+	EXPECT_EQ(1, kmsg_count(self->kmsg, self->pci, log, sizeof(log)));
+	EXPECT_EQ(-EBUSY, offer(self->pci, "2 16M 8M"));
+	EXPECT_EQ(1, kmsg_count(self->kmsg, self->pci, log, sizeof(log))) TH_LOG("%s", log);
+	ASSERT_EQ(0, p2pmem_read(self->pci, "size", &v));
+	EXPECT_EQ(16 * SZ_1M, v);
+}
+
+/* A bound function cannot be bound again: the driver core says EBUSY. */
+TEST_F(bound, bind_twice)
+{
+	ASSERT_TRUE(self->bound);
+	EXPECT_EQ(-EBUSY, drv_bind(self->pci));
+	EXPECT_TRUE(has_driver(self->pci));
+}
+
+/* A function without any memory BAR is refused at bind. */
+TEST(no_memory_bar)
+{
+	char pci[64], log[2048];
+	int fd;
+
+	if (!have_driver())
+		SKIP(return, "the base kernel lacks this (no p2pmem-pci driver)");
+	ASSERT_EQ(0, find_unbound(pci, sizeof(pci), NULL, NULL));
+	fd = kmsg_open();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, set_override(pci, "p2pmem-pci"));
+	EXPECT_EQ(-ENODEV, drv_bind(pci)) TH_LOG("%s", pci);
+	EXPECT_FALSE(has_driver(pci));
+	EXPECT_EQ(1, kmsg_count(fd, pci, log, sizeof(log))) TH_LOG("%s", log);
+	EXPECT_NE(NULL, strstr(log, "no memory BAR")) TH_LOG("%s", log);
+	close(fd);
+	EXPECT_EQ(0, set_override(pci, "\n"));
+}
+
+/* pci-testdev: BAR 0 is memory, BAR 1 I/O ports, which cannot be offered. */
+TEST(io_bar)
+{
+	unsigned long long s, e, flags;
+	char pci[64], log[2048];
+	int fd;
+
+	if (!have_driver())
+		SKIP(return, "the base kernel lacks this (no p2pmem-pci driver)");
+	ASSERT_EQ(0, find_unbound(pci, sizeof(pci), TESTDEV)) TH_LOG("no pci-testdev");
+	ASSERT_EQ(0, bar_resource(pci, 1, &s, &e, &flags));
+	ASSERT_TRUE(flags & IORESOURCE_IO) TH_LOG("BAR 1 flags %#llx", flags);
+	fd = kmsg_open();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, set_override(pci, "p2pmem-pci"));
+	EXPECT_EQ(0, drv_bind(pci));
+	if (has_driver(pci)) {
+		kmsg_count(fd, pci, log, sizeof(log));	/* the bind's own */
+		EXPECT_EQ(-EINVAL, offer(pci, "1"));
+		EXPECT_EQ(1, kmsg_count(fd, pci, log, sizeof(log))) TH_LOG("%s", log);
+		EXPECT_NE(NULL, strstr(log, "BAR 1: not an assigned memory BAR"))
+			TH_LOG("%s", log);
+		EXPECT_FALSE(has_p2pmem(pci));
+		EXPECT_EQ(0, drv_unbind(pci));
+	}
+	close(fd);
+	EXPECT_EQ(0, set_override(pci, "\n"));
+}
+
+TEST_HARNESS_MAIN
