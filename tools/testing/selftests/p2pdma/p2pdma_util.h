@@ -362,6 +362,38 @@ static inline bool kmsg_alarming(int fd, char *line, size_t len)
 	return false;
 }
 
+/*
+ * Read the kernel log on @fd (/dev/kmsg, O_NONBLOCK) to its end and copy
+ * into @out, one per line, the records that contain @a and, unless NULL,
+ * @b: how many there were, or -errno.
+ */
+static inline int kmsg_collect(int fd, const char *a, const char *b,
+			       char *out, size_t len)
+{
+	char rec[8192], *msg;
+	int n = 0;
+	ssize_t r;
+
+	if (len)
+		out[0] = '\0';
+	while ((r = read(fd, rec, sizeof(rec) - 1)) > 0 || (r < 0 && errno == EPIPE)) {
+		if (r <= 0)
+			continue;
+		rec[r] = '\0';
+		msg = strchr(rec, ';');
+		msg = msg ? msg + 1 : rec;
+		msg[strcspn(msg, "\n")] = '\0';
+		if (!strstr(msg, a) || (b && !strstr(msg, b)))
+			continue;
+		if (strlen(out) + strlen(msg) + 2 <= len) {
+			strcat(out, msg);
+			strcat(out, "\n");
+		}
+		n++;
+	}
+	return r < 0 && errno != EAGAIN ? -errno : n;
+}
+
 /* One line of /sys/kernel/debug/p2pdma/providers (the rewritten core's view). */
 struct dbg_provider {
 	unsigned long long size;

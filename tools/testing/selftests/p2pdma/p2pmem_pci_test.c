@@ -122,27 +122,7 @@ static int offer(const char *pci, const char *what)
 /* Records logged since @fd was opened (kmsg_open()) that name @pci. */
 static int kmsg_count(int fd, const char *pci, char *out, size_t len)
 {
-	char rec[8192], *msg;
-	int n = 0;
-	ssize_t r;
-
-	out[0] = '\0';
-	while ((r = read(fd, rec, sizeof(rec) - 1)) > 0 || (r < 0 && errno == EPIPE)) {
-		if (r <= 0)
-			continue;
-		rec[r] = '\0';
-		msg = strchr(rec, ';');
-		msg = msg ? msg + 1 : rec;
-		msg[strcspn(msg, "\n")] = '\0';
-		if (!strstr(msg, pci))
-			continue;
-		if (strlen(out) + strlen(msg) + 2 <= len) {
-			strcat(out, msg);
-			strcat(out, "\n");
-		}
-		n++;
-	}
-	return n;
+	return kmsg_collect(fd, pci, NULL, out, len);
 }
 
 /* The ivshmem function, bound to p2pmem-pci; unbound again afterwards. */
