@@ -8,7 +8,7 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 topo=$1 kernel=$2 initrd=$3 out=$4 plan=${5:-check}
-read -r _ arch _ machine cpu layout cmbs iommu expect tests < <(topology_line "$topo")
+read -r _ arch _ machine cpu layout cmbs iommu expect spare tests < <(topology_line "$topo")
 [ -n "${cpu:-}" ] || die "unknown topology '$topo' (known: $(topology_names))"
 timeout=${BOOT_TIMEOUT:-600}
 
@@ -16,7 +16,7 @@ rm -rf "$out"
 mkdir -p "$out"
 args=(-nodefaults -accel tcg -smp 2 -m 2G -nographic -no-reboot
       -kernel "$kernel" -initrd "$initrd" -serial "file:$out/console.log" -monitor none)
-cmdline="panic=-1 oops=panic loglevel=7 p2pdma.topo=$topo p2pdma.expect=$expect p2pdma.iommu=$iommu p2pdma.cmb=$cmbs p2pdma.plan=$plan"
+cmdline="panic=-1 oops=panic loglevel=7 p2pdma.topo=$topo p2pdma.expect=$expect p2pdma.spare=$spare p2pdma.iommu=$iommu p2pdma.cmb=$cmbs p2pdma.plan=$plan"
 [ "$tests" = all ] || cmdline+=" p2pdma.tests=$tests p2pdma.kunit=no"
 mopt=
 [ "$machine" = - ] || mopt=",$machine"

@@ -12,10 +12,16 @@
  * not parse.  Each gets its errno and one log line, but for the driver
  * core's EBUSY and for parse errors, which log nothing.
  *
+ * With the ivshmem published, O_DIRECT moves data NVMe -> p2pmem -> NVMe
+ * through it where the topology allows P2P between the ivshmem and the
+ * NVMe functions, and is refused (EREMOTEIO) where it does not: the
+ * harness says which (P2PDMA_SPARE, the topology table's "spare" column).
+ *
  * The driver is a feature the base kernel lacks: the tests skip there.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <time.h>
 #include "../kselftest_harness.h"
 #include "p2pdma_util.h"
 
@@ -340,6 +346,102 @@ TEST(io_bar)
 	}
 	close(fd);
 	EXPECT_EQ(0, set_override(pci, "\n"));
+}
+
+/* What the harness says P2P between the ivshmem and NVMe functions does. */
+static const char *spare_expect(void)
+{
+	const char *e = getenv("P2PDMA_SPARE");
+
+	return e ? e : "";
+}
+
+#define XFER		(1024 * 1024)
+#define XFER_AT		(24 << 20)	/* clear of what other tests write */
+
+/* The ivshmem as a published provider, and two namespaces to copy between. */
+FIXTURE(spare_odirect)
+{
+	struct nvme_fn fns[MAX_NVME];
+	char pci[64];
+	const char *src, *dst;
+	bool bound;
+	void *p2p, *ram, *ref;
+};
+
+FIXTURE_SETUP(spare_odirect)
+{
+	int i, n, j = 0;
+
+	self->pci[0] = '\0';
+	self->bound = false;
+	self->p2p = MAP_FAILED;
+	self->ram = NULL;
+	self->ref = NULL;
+	if (!have_driver())
+		SKIP(return, "the base kernel lacks this (no p2pmem-pci driver)");
+	ASSERT_TRUE(!strcmp(spare_expect(), "host") || !strcmp(spare_expect(), "refused"))
+		TH_LOG("P2PDMA_SPARE=%s", spare_expect());
+	n = nvme_enumerate(self->fns, MAX_NVME);
+	for (i = 0; i < n; i++) {
+		if (!self->fns[i].ns[0])
+			continue;
+		if (!j++)
+			self->src = self->fns[i].ns;
+		else if (j == 2)
+			self->dst = self->fns[i].ns;
+	}
+	ASSERT_GE(j, 2) TH_LOG("need two namespaces");
+	ASSERT_EQ(0, posix_memalign(&self->ram, 4096, XFER));
+	self->ref = malloc(XFER);
+	ASSERT_NE(NULL, self->ref);
+	fill_pattern(self->ref, XFER, time(NULL) ^ (uint64_t)getpid() << 32);
+	ASSERT_EQ(0, find_unbound(self->pci, sizeof(self->pci), IVSHMEM));
+	ASSERT_EQ(0, set_override(self->pci, "p2pmem-pci"));
+	EXPECT_EQ(0, drv_bind(self->pci));
+	self->bound = has_driver(self->pci);
+	if (self->bound && !offer(self->pci, "2 16M"))
+		self->p2p = p2pmem_map(self->pci, XFER);
+}
+
+FIXTURE_TEARDOWN(spare_odirect)
+{
+	if (self->p2p != MAP_FAILED)
+		munmap(self->p2p, XFER);
+	if (self->bound)
+		EXPECT_EQ(0, drv_unbind(self->pci));
+	if (have_driver() && self->pci[0])
+		EXPECT_EQ(0, set_override(self->pci, "\n"));
+	free(self->ram);
+	free(self->ref);
+}
+
+/* NVMe A -> ivshmem p2pmem -> NVMe B, verified byte for byte. */
+TEST_F(spare_odirect, peer_to_peer_copy)
+{
+	ssize_t n;
+
+	ASSERT_NE(MAP_FAILED, self->p2p) TH_LOG("%s: no p2pmem mapped", self->pci);
+	memcpy(self->ram, self->ref, XFER);
+	ASSERT_EQ(XFER, direct_io(self->src, true, self->ram, XFER, XFER_AT));
+	memset(self->ram, 0xa5, XFER);
+	copy_io(self->p2p, self->ram, XFER);
+
+	n = direct_io(self->src, false, self->p2p, XFER, XFER_AT);
+	if (!strcmp(spare_expect(), "refused")) {
+		EXPECT_EQ(-EREMOTEIO, n) TH_LOG("%s -> %s: %zd", self->src, self->pci, n);
+		EXPECT_EQ(-EREMOTEIO, direct_io(self->dst, true, self->p2p, XFER, XFER_AT));
+		return;
+	}
+	ASSERT_EQ(XFER, n) TH_LOG("%s -> %s: %s", self->src, self->pci, strerror(-n));
+	/* The device wrote the BAR's memory: the CPU sees it there */
+	copy_io(self->ram, self->p2p, XFER);
+	EXPECT_EQ(0, memcmp(self->ram, self->ref, XFER));
+
+	ASSERT_EQ(XFER, direct_io(self->dst, true, self->p2p, XFER, XFER_AT));
+	memset(self->ram, 0, XFER);
+	ASSERT_EQ(XFER, direct_io(self->dst, false, self->ram, XFER, XFER_AT));
+	EXPECT_EQ(0, memcmp(self->ram, self->ref, XFER)) TH_LOG("%s", self->dst);
 }
 
 TEST_HARNESS_MAIN
