@@ -260,7 +260,7 @@ TEST_F(bound, bad_offers)
 		{ "2 18446744073709551616", EINVAL, NULL },	/* 2^64 */
 		{ "2 0x10000000000000000", EINVAL, NULL },
 		{ "2 17179869184G", EINVAL, NULL },	/* 2^64 in all */
-		{ "2 16M 16777216G", EINVAL, NULL },
+		{ "2 16M 17179869184G", EINVAL, NULL },	/* offset 2^64 */
 		{ "99999999999", EINVAL, NULL },	/* not an int */
 	};
 	uint64_t v, bar = bar_size(self->pci, 2);
