@@ -13,7 +13,9 @@ to be zeroed comes to a plain memset_io() of the same size on the same BAR
   bench: loop staging ours loop_stage_p2p_1m=X loop_stage_ram_1m=Y unit=U ratio=Z
 with Z = X/Y, both of OUR kernel: nvme-loop's target staging data in
 p2pmem against staging it in RAM (the base kernel has no staging mode, so
-RAM staging is the reference), and writes everything to
+RAM staging is the reference), then one such line for each of PAIRS (an
+iopmem disk on the ivshmem against brd, O_DIRECT through the ivshmem's
+p2pmem against the CMB's), and writes everything to
 OUTDIR/results.json.  R > 1 means
 ours is better: for rates it is ours/base, for times (units starting with
 "ns") base/ours.
@@ -81,6 +83,22 @@ def staging(results):
             "ratio": p / r if p and r else None}
 
 
+def pair(results, a, b):
+    """Our metric @a against our metric @b (same unit), as a dict."""
+    by_name = {r["name"]: r for r in results}
+    x, y = by_name.get(a, {}).get("ours"), by_name.get(b, {}).get("ours")
+    return {a: x, b: y, "unit": by_name.get(a, {}).get("unit", "MB/s"),
+            "ratio": x / y if x and y else None}
+
+
+# Pairs of our own metrics: (label, metric, its reference)
+PAIRS = [
+    ("iopmem write vs brd", "iopmem_write_1m", "brd_write_1m"),
+    ("iopmem read vs brd", "iopmem_read_1m", "brd_read_1m"),
+    ("ivshmem p2pmem vs CMB", "odirect_spare_64k", "odirect_p2p_64k"),
+]
+
+
 def main():
     outdir, n = sys.argv[1], int(sys.argv[2])
     ours, units, order = collect(outdir, "ours", n)
@@ -114,9 +132,16 @@ def main():
           f"loop_stage_p2p_1m={fmt(stage['loop_stage_p2p_1m'])} "
           f"loop_stage_ram_1m={fmt(stage['loop_stage_ram_1m'])} "
           f"unit={stage['unit']} ratio={sratio}")
+    pairs = {}
+    for label, a, b in PAIRS:
+        p = pair(results, a, b)
+        pairs[label] = p
+        pr = "n/a" if p["ratio"] is None else f"{p['ratio']:.2f}"
+        print(f"bench: {label} ours {a}={fmt(p[a])} {b}={fmt(p[b])} "
+              f"unit={p['unit']} ratio={pr}")
     with open(os.path.join(outdir, "results.json"), "w") as f:
         json.dump({"rounds": n, "metrics": results, "zeroing": zero,
-                   "staging": stage}, f, indent=2)
+                   "staging": stage, "pairs": pairs}, f, indent=2)
     print(f"(medians of {n} rounds; {os.path.join(outdir, 'results.json')})")
     return 0
 

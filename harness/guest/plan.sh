@@ -64,7 +64,20 @@ bench)
 	# One round of `make bench`: the module drives the kernel APIs, the
 	# tool the userspace paths; each prints "BENCH name value unit".
 	insmod ./test_p2pdma_bench.ko || echo "# insmod test_p2pdma_bench.ko failed"
-	./p2pdma_bench -t "${P2PDMA_BENCH_SECONDS:-1}"
+	# Where p2pmem-pci exists: the spare ivshmem bound to it, 16 MiB as
+	# p2pmem (odirect_spare_64k) and 4 MiB as an iopmem disk (iopmem_*).
+	spare= disk=
+	drv=/sys/bus/pci/drivers/p2pmem-pci
+	for d in /sys/bus/pci/devices/*; do
+		[ "$(cat "$d/vendor"):$(cat "$d/device")" = 0x1af4:0x1110 ] || continue
+		[ -d $drv ] || break
+		f=${d##*/}
+		echo p2pmem-pci >"$d/driver_override"
+		echo "$f" >$drv/bind && echo "2 16M" >"$d/p2pmem_offer" && spare=$f
+		echo "2 4M 64M" >"$d/iopmem_offer" && disk=/dev/$(awk '{ print $4 }' "$d/iopmem_offer")
+		break
+	done
+	./p2pdma_bench -t "${P2PDMA_BENCH_SECONDS:-1}" ${spare:+-s $spare} ${disk:+-d $disk}
 	;;
 check)
 	# Fault injection (where configured) fails only the calls a task asks
@@ -106,6 +119,21 @@ check)
 		./"$t"
 		echo "P2PDMA-HARNESS: $t exited $?"
 	done
+	# A PMR boot: the barriers its disks counted, for the host to find
+	# in QEMU's trace; in the phase "kill", QEMU is killed now, with the
+	# flushed data in the PMR and nothing synced after.
+	if [ -n "${P2PDMA_PMR_PHASE:-}" ]; then
+		n=
+		for d in /sys/block/iopmem*/iopmem; do
+			[ -e "$d/flushes" ] || continue
+			n=$(( ${n:-0} + $(cat "$d/flushes") + $(cat "$d/fua_writes") ))
+		done
+		[ -z "$n" ] || echo "P2PDMA-HARNESS: pmr barriers $n"
+		if [ "$P2PDMA_PMR_PHASE" = kill ]; then
+			echo "P2PDMA-HARNESS: kill now"
+			sleep 600
+		fi
+	fi
 	[ ! -e $kml ] || kmemleak_check $kml
 	;;
 esac

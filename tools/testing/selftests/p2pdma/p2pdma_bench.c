@@ -19,10 +19,15 @@
  * first of those namespaces in p2pmem, or in RAM (the reference: the base
  * kernel has no staging mode); loop_stage_p2p_share is the share of that
  * run's requests the target served from p2pmem.  They OVERWRITE the first
- * 16 MiB of that namespace too.  Not a test: the exit status is 0 whatever
- * the figures.
+ * 16 MiB of that namespace too.  With -s, odirect_spare_64k copies as
+ * odirect_p2p_64k does through the p2pmem of another provider (the
+ * ivshmem bound to p2pmem-pci: QEMU implements it as RAM, the CMB with I/O
+ * callbacks).  With -d, iopmem_{write,read}_1m time O_DIRECT to that iopmem
+ * disk, and brd_{write,read}_1m the same on /dev/ram0 (RAM), over the
+ * first 4 MiB of each.  Not a test: the exit status is 0 whatever the
+ * figures.
  *
- * Usage: p2pdma_bench [-t seconds]	(time per metric, default 1.0)
+ * Usage: p2pdma_bench [-t seconds] [-s PCI] [-d DISK]
  */
 #define _GNU_SOURCE
 #include <time.h>
@@ -411,7 +416,8 @@ static void bench_odirect(const char *name, const struct odirect *od,
 	result(name, bytes / t / 1e6, 1, "MB/s");
 }
 
-static void bench_odirect_all(const struct nvme_fn *fns, int n, int prov)
+static void bench_odirect_all(const struct nvme_fn *fns, int n, int prov,
+			      const char *spare)
 {
 	struct odirect od = { 0 };
 	void *p2p, *ram;
@@ -420,6 +426,8 @@ static void bench_odirect_all(const struct nvme_fn *fns, int n, int prov)
 	if (odirect_setup(fns, n, prov, &od, why, sizeof(why))) {
 		printf("# odirect_p2p_64k: %s\n", why);
 		not_available("odirect_p2p_64k", "MB/s");
+		printf("# odirect_spare_64k: %s\n", why);
+		not_available("odirect_spare_64k", "MB/s");
 		printf("# odirect_ram_64k: %s\n", why);
 		not_available("odirect_ram_64k", "MB/s");
 		odirect_teardown(&od);
@@ -433,6 +441,19 @@ static void bench_odirect_all(const struct nvme_fn *fns, int n, int prov)
 		not_available("odirect_p2p_64k", "MB/s");
 	} else {
 		bench_odirect("odirect_p2p_64k", &od, p2p, "p2pmem");
+		munmap(p2p, XFER);
+	}
+
+	p2p = spare ? p2pmem_map(spare, XFER) : MAP_FAILED;
+	if (p2p == MAP_FAILED) {
+		if (spare)
+			printf("# odirect_spare_64k: mmap p2pmem of %s: %s\n",
+			       spare, strerror(errno));
+		else
+			printf("# odirect_spare_64k: no -s provider\n");
+		not_available("odirect_spare_64k", "MB/s");
+	} else {
+		bench_odirect("odirect_spare_64k", &od, p2p, "the spare's p2pmem");
 		munmap(p2p, XFER);
 	}
 
@@ -534,21 +555,79 @@ static void bench_loop_all(const struct nvme_fn *fns, int n, int prov)
 	loop_staging(was, NULL);
 }
 
+/* ---- iopmem_* and brd_*: O_DIRECT to a disk ---- */
+
+#define DISK_XFER	(1024 * 1024)
+#define DISK_REGION	(4 << 20)	/* /dev/ram0 is 4 MiB by default */
+
+/* Write or read DISK_XFER at a time over DISK_REGION of @dev. */
+static void bench_disk(const char *name, const char *dev, bool write)
+{
+	uint64_t bytes = 0;
+	double t0, t;
+	off_t off = 0;
+	ssize_t ret;
+	void *buf;
+	int fd;
+
+	if (!dev) {
+		printf("# %s: no -d disk\n", name);
+		not_available(name, "MB/s");
+		return;
+	}
+	fd = open(dev, O_RDWR | O_DIRECT);
+	if (fd < 0 || posix_memalign(&buf, 4096, DISK_XFER)) {
+		printf("# %s: open %s: %s\n", name, dev, strerror(errno));
+		not_available(name, "MB/s");
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	fill_pattern(buf, DISK_XFER, 0xd15c);
+	t0 = now();
+	do {
+		ret = write ? pwrite(fd, buf, DISK_XFER, off) :
+			      pread(fd, buf, DISK_XFER, off);
+		if (ret != DISK_XFER) {
+			printf("# %s: %s %s at %lld: %s\n", name, write ? "write" : "read",
+			       dev, (long long)off, ret < 0 ? strerror(errno) : "short");
+			not_available(name, "MB/s");
+			goto out;
+		}
+		bytes += DISK_XFER;
+		off = (off + DISK_XFER) % DISK_REGION;
+		t = now() - t0;
+	} while (t < seconds);
+	result(name, bytes / t / 1e6, 1, "MB/s");
+out:
+	free(buf);
+	close(fd);
+}
+
 static void print_usage(const char *prog)
 {
-	fprintf(stderr, "usage: %s [-t seconds]\n"
-		"  -t  time spent on each metric, 0 < seconds <= %.0f (default 1.0)\n",
+	fprintf(stderr, "usage: %s [-t seconds] [-s PCI] [-d DISK]\n"
+		"  -t  time spent on each metric, 0 < seconds <= %.0f (default 1.0)\n"
+		"  -s  another p2pmem provider, for odirect_spare_64k\n"
+		"  -d  an iopmem disk, for iopmem_*\n",
 		prog, T_MAX);
 }
 
 int main(int argc, char **argv)
 {
+	const char *spare = NULL, *disk = NULL;
 	struct nvme_fn fns[MAX_NVME];
 	char *end;
 	int opt, n, prov;
 
-	while ((opt = getopt(argc, argv, "ht:")) != -1) {
+	while ((opt = getopt(argc, argv, "ht:s:d:")) != -1) {
 		switch (opt) {
+		case 's':
+			spare = optarg;
+			break;
+		case 'd':
+			disk = optarg;
+			break;
 		case 't':
 			seconds = strtod(optarg, &end);
 			if (end == optarg || *end || !(seconds > 0) ||
@@ -590,8 +669,12 @@ int main(int argc, char **argv)
 	prov = first_provider(fns, n);
 	bench_mmap(prov < 0 ? NULL : &fns[prov]);
 	bench_zero_map(prov < 0 ? NULL : &fns[prov]);
-	bench_odirect_all(fns, n, prov);
+	bench_odirect_all(fns, n, prov, spare);
 	bench_loop_all(fns, n, prov);
+	bench_disk("iopmem_write_1m", disk, true);
+	bench_disk("iopmem_read_1m", disk, false);
+	bench_disk("brd_write_1m", "/dev/ram0", true);
+	bench_disk("brd_read_1m", "/dev/ram0", false);
 
 	return 0;
 }
