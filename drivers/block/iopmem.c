@@ -37,6 +37,7 @@
  * @barrier_fn: see &iopmem_info
  * @data: see &iopmem_info
  * @id: N of the name iopmemN
+ * @frozen: between iopmem_freeze() and iopmem_unfreeze()
  * @flushes: bios with REQ_PREFLUSH served, each with one barrier
  * @fua_writes: writes with REQ_FUA served, each with one barrier
  */
@@ -48,6 +49,7 @@ struct iopmem {
 	void (*barrier_fn)(void *data);
 	void *data;
 	int id;
+	bool frozen;
 	atomic_long_t flushes;
 	atomic_long_t fua_writes;
 };
@@ -168,7 +170,8 @@ static const struct attribute_group *iopmem_groups[] = {
  *
  * The disk has 512-byte logical blocks, 4 KiB physical blocks, is not
  * rotational and reports a write-back cache with FUA: write-combined
- * stores sit in CPU buffers until a flush.  Its I/O never sleeps.
+ * stores sit in CPU buffers until a flush.  Its I/O never sleeps.  It is
+ * read-only if @info says so.
  *
  * Return: the new device, or an ERR_PTR(): -EINVAL for a size of 0 or
  * one that is not a multiple of 4 KiB, -ENOMEM, or what adding the disk
@@ -215,6 +218,7 @@ struct iopmem *iopmem_create(struct device *parent,
 	disk->private_data = im;
 	snprintf(disk->disk_name, DISK_NAME_LEN, "iopmem%d", im->id);
 	set_capacity(disk, im->size >> SECTOR_SHIFT);
+	set_disk_ro(disk, info->read_only);
 	im->disk = disk;
 
 	ret = device_add_disk(parent, disk, iopmem_groups);
@@ -241,7 +245,8 @@ EXPORT_SYMBOL_GPL(iopmem_create);
  * Waits for the I/O in progress, fails all later I/O with an error and
  * removes the disk, which lives on (without any access to the memory)
  * until its last opener closes it.  The owner may unmap the memory once
- * this returns.  It may be called while frozen.
+ * this returns.  A frozen disk is first marked dead, as by
+ * iopmem_mark_dead(): what waits fails, and nothing is written back.
  *
  * Return: nothing.
  */
@@ -249,6 +254,9 @@ void iopmem_destroy(struct iopmem *im)
 {
 	if (IS_ERR_OR_NULL(im))
 		return;
+	/* Writeback on a frozen queue would wait for ever: fail it */
+	if (im->frozen)
+		blk_mark_disk_dead(im->disk);
 	del_gendisk(im->disk);
 	put_disk(im->disk);
 	ida_free(&iopmem_ida, im->id);
@@ -261,14 +269,18 @@ EXPORT_SYMBOL_GPL(iopmem_destroy);
  * @im: the device
  *
  * Waits for the I/O in progress; later I/O waits (or, with REQ_NOWAIT,
- * fails with -EAGAIN) until iopmem_unfreeze().  For an owner that resets
- * the device behind the memory.  May sleep.
+ * fails with -EAGAIN) until iopmem_unfreeze(), which another task may
+ * call (a reset is often begun in one and finished in another).  For an
+ * owner that resets the device behind the memory.  Calls do not nest.
+ * May sleep.
  *
  * Return: nothing.
  */
 void iopmem_freeze(struct iopmem *im)
 {
-	blk_mq_freeze_queue(im->disk->queue);
+	blk_freeze_queue_start_non_owner(im->disk->queue);
+	blk_mq_freeze_queue_wait(im->disk->queue);
+	im->frozen = true;
 }
 EXPORT_SYMBOL_GPL(iopmem_freeze);
 
@@ -280,9 +292,26 @@ EXPORT_SYMBOL_GPL(iopmem_freeze);
  */
 void iopmem_unfreeze(struct iopmem *im)
 {
-	blk_mq_unfreeze_queue(im->disk->queue);
+	im->frozen = false;
+	blk_mq_unfreeze_queue_non_owner(im->disk->queue);
 }
 EXPORT_SYMBOL_GPL(iopmem_unfreeze);
+
+/**
+ * iopmem_mark_dead() - fail all I/O for good, the memory being gone
+ * @im: the device
+ *
+ * For an owner whose device is gone or broken but not yet removed: the
+ * I/O waiting on a frozen disk and all later I/O fail at once, and the
+ * disk stays until iopmem_destroy().
+ *
+ * Return: nothing.
+ */
+void iopmem_mark_dead(struct iopmem *im)
+{
+	blk_mark_disk_dead(im->disk);
+}
+EXPORT_SYMBOL_GPL(iopmem_mark_dead);
 
 /**
  * iopmem_name() - the name of a device made by iopmem_create()

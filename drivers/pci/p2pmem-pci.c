@@ -233,7 +233,7 @@ static void p2pmem_pci_barrier(void *data)
 {
 	struct p2pmem_pci_range *r = data;
 
-	ioread32(r->addr);
+	readl(r->addr);
 }
 
 static void p2pmem_pci_drop_disk(void *data)
@@ -273,11 +273,15 @@ static int p2pmem_pci_make_disk(struct p2pmem_pci *p, int bar, u64 size,
 	}
 	if (!size && offset < len)
 		size = len - offset;
-	if (!size || size > len || offset > len - size ||
-	    !IS_ALIGNED(size | offset, SZ_4K)) {
+	if (!size || size > len || offset > len - size) {
 		pci_info(pdev,
-			 "BAR %d: %#llx bytes at %#llx: not 4 KiB-aligned within its %#llx bytes\n",
+			 "BAR %d: %#llx bytes at %#llx: no room in its %#llx bytes\n",
 			 bar, size, offset, len);
+		return -EINVAL;
+	}
+	if (!IS_ALIGNED(size | offset, SZ_4K)) {
+		pci_info(pdev, "BAR %d: %#llx bytes at %#llx: not 4 KiB-aligned\n",
+			 bar, size, offset);
 		return -EINVAL;
 	}
 	if (p2pmem_pci_overlaps(p, bar, size, offset, false))
@@ -289,7 +293,11 @@ static int p2pmem_pci_make_disk(struct p2pmem_pci *p, int bar, u64 size,
 	r->bar = bar;
 	r->size = size;
 	r->offset = offset;
-	r->addr = ioremap_wc(pci_resource_start(pdev, bar) + offset, size);
+	/* Write-combining lets the CPU read ahead: prefetchable BARs only */
+	if (flags & IORESOURCE_PREFETCH)
+		r->addr = ioremap_wc(pci_resource_start(pdev, bar) + offset, size);
+	else
+		r->addr = ioremap(pci_resource_start(pdev, bar) + offset, size);
 	if (!r->addr) {
 		ret = -ENOMEM;
 		goto out_free;

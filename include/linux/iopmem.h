@@ -19,6 +19,7 @@ struct iopmem;
  * @addr: the CPU's mapping of the memory, typically write-combining;
  *	it must stay valid until iopmem_destroy() returns
  * @size: its length in bytes, a multiple of 4096
+ * @read_only: the disk may only be read (a PMR that says so)
  * @persistent: the memory keeps its contents across a power cycle once
  *	@barrier_fn has returned (an NVMe PMR); false for volatile memory
  * @barrier_fn: called after the writes a flush or a FUA write covers, with
@@ -30,6 +31,7 @@ struct iopmem;
 struct iopmem_info {
 	void __iomem *addr;
 	u64 size;
+	bool read_only;
 	bool persistent;
 	void (*barrier_fn)(void *data);
 	void *data;
@@ -41,6 +43,7 @@ struct iopmem *iopmem_create(struct device *parent,
 void iopmem_destroy(struct iopmem *im);
 void iopmem_freeze(struct iopmem *im);
 void iopmem_unfreeze(struct iopmem *im);
+void iopmem_mark_dead(struct iopmem *im);
 const char *iopmem_name(struct iopmem *im);
 #else
 static inline struct iopmem *iopmem_create(struct device *parent,
@@ -58,6 +61,10 @@ static inline void iopmem_freeze(struct iopmem *im)
 }
 
 static inline void iopmem_unfreeze(struct iopmem *im)
+{
+}
+
+static inline void iopmem_mark_dead(struct iopmem *im)
 {
 }
 

@@ -555,10 +555,10 @@ TEST_F(bound, bad_disks)
 		int err;
 		const char *why;	/* in the log line, NULL for no line */
 	} cases[] = {
-		{ more, EINVAL, "not 4 KiB-aligned within" },	/* more than the BAR */
+		{ more, EINVAL, "no room in its" },	/* more than the BAR */
 		{ "2 4097", EINVAL, "not 4 KiB-aligned" },
 		{ "2 16M 2K", EINVAL, "not 4 KiB-aligned" },
-		{ "2 0 256M", EINVAL, "0x0 bytes at 0x10000000" },	/* nothing left */
+		{ "2 0 256M", EINVAL, "0 bytes at 0x10000000: no room" },	/* nothing left */
 		{ "0", EINVAL, "not 4 KiB-aligned" },	/* 256 bytes of registers */
 		{ "1", EINVAL, "BAR 1: not an assigned memory BAR" },
 		{ "6", EINVAL, "BARs 0 to 5" },
@@ -628,9 +628,10 @@ TEST_F(bound, disk_filesystem)
  * what a filesystem whose disk went away says, to a write in flight as to
  * any later one.
  */
-static void write_until_error(const char *file, void *buf, size_t len)
+static void write_until_error(const char *file, void *buf, size_t len, int ready)
 {
 	time_t end = time(NULL) + 30;
+	bool told = false;
 	int fd;
 
 	fd = open(file, O_CREAT | O_WRONLY | O_TRUNC, 0644);
@@ -638,7 +639,10 @@ static void write_until_error(const char *file, void *buf, size_t len)
 		_exit(3);
 	while (time(NULL) < end) {
 		if (pwrite(fd, buf, len, 0) < 0 || fdatasync(fd))
-			_exit(errno == EIO ? 0 : 10);
+			_exit(errno == EIO && told ? 0 : 10);
+		/* One round done: the unbind comes while the next is busy */
+		if (!told && write(ready, "1", 1) == 1)
+			told = true;
 	}
 	_exit(2);
 }
@@ -656,9 +660,10 @@ TEST_F(bound, unbind_under_mount_and_io)
 {
 	const char *dir = "/tmp/iopmem-gone";
 	char fs[32], raw[32], dev[64], cmd[128], line[1024];
-	int fd_raw, fd_file, status, w, f;
+	int fd_raw, fd_file, status, w, f, ready[2];
 	void *buf;
 	pid_t pid;
+	char c;
 
 	ASSERT_TRUE(self->bound);
 	ASSERT_EQ(0, disk_offer(self->pci, "2 16M 32M"));
@@ -680,11 +685,14 @@ TEST_F(bound, unbind_under_mount_and_io)
 	ASSERT_EQ(0, posix_memalign(&buf, 4096, SZ_1M));
 	memset(buf, 0x77, SZ_1M);
 	ASSERT_EQ(SZ_1M, pwrite(fd_raw, buf, SZ_1M, 0));
+	ASSERT_EQ(0, pipe(ready));
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (!pid)
-		write_until_error("/tmp/iopmem-gone/busy", buf, SZ_1M);
-	usleep(200 * 1000);
+		write_until_error("/tmp/iopmem-gone/busy", buf, SZ_1M, ready[1]);
+	close(ready[1]);
+	ASSERT_EQ(1, read(ready[0], &c, 1)) TH_LOG("the writer never flushed");
+	close(ready[0]);
 
 	EXPECT_EQ(0, drv_unbind(self->pci));
 	self->bound = has_driver(self->pci);

@@ -12,9 +12,10 @@
  *   kill     new contents are written and flushed, and QEMU is killed
  *            with SIGKILL as soon as this program has exited
  *   killed   what was flushed before the kill reads back
- * Every boot also checks what the device reports and that flushes and
- * FUA writes reach the barrier; the harness checks in QEMU's trace that
- * each barrier read PMRSTS, which makes QEMU sync the file (PMRWBM).
+ * Every boot also checks what the device reports, that flushes and FUA
+ * writes reach the barrier and that the disk survives a controller reset;
+ * the harness checks in QEMU's trace that each barrier read PMRSTS, which
+ * makes QEMU sync the file (PMRWBM).
  *
  * Layout of the PMR: a filesystem in the first 8 MiB, a raw pattern in
  * the next 4 MiB, scratch space for the barrier test after that.
@@ -24,6 +25,7 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <sys/mount.h>
+#include <sys/wait.h>
 #include "../kselftest_harness.h"
 #include "p2pdma_util.h"
 
@@ -191,6 +193,110 @@ TEST_F(pmr, barriers)
 	EXPECT_EQ(u0 + 8, disk_u64(self->io.disk, "iopmem/fua_writes"));
 }
 
+/*
+ * Write and read back 64 KiB at @at of @dev, again and again, until @stop
+ * has something to read: exit 0 if every round trip matched, after
+ * telling @ready about the first.
+ */
+static void round_trips(const char *dev, off_t at, int ready, int stop)
+{
+	void *w, *r;
+	char c;
+	int i;
+
+	if (posix_memalign(&w, 4096, 65536) || posix_memalign(&r, 4096, 65536))
+		_exit(3);
+	fcntl(stop, F_SETFL, O_NONBLOCK);
+	for (i = 0; read(stop, &c, 1) != 1; i++) {
+		fill_pattern(w, 65536, 0x7e5e0000 + i);
+		if (direct_io(dev, true, w, 65536, at) != 65536 ||
+		    direct_io(dev, false, r, 65536, at) != 65536)
+			_exit(10);
+		if (memcmp(w, r, 65536))
+			_exit(11);
+		if (!i && write(ready, "1", 1) != 1)
+			_exit(4);
+	}
+	_exit(i > 1 ? 0 : 2);
+}
+
+/*
+ * A reset freezes the disk and disables the PMR, then enables it again
+ * and lets I/O through: what was written survives it, I/O in progress
+ * across it waits and completes, and the disk is the same one.  @how is
+ * the sysfs file whose write resets (it returns once the reset is done).
+ */
+static void reset_under_io(struct __test_metadata *_metadata,
+			   struct pmr_io *io, const char *how)
+{
+	int ready[2], stop[2], count, status;
+	char disk[32];
+	pid_t pid;
+	char c;
+
+	fill_pattern(io->ref, SZ_1M, 0x7e5e7);
+	memcpy(io->buf, io->ref, SZ_1M);
+	ASSERT_EQ(SZ_1M, direct_io(io->dev, true, io->buf, SZ_1M, SCRATCH_AT + SZ_1M));
+	ASSERT_EQ(0, pipe(ready));
+	ASSERT_EQ(0, pipe(stop));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		round_trips(io->dev, SCRATCH_AT + 2 * SZ_1M, ready[1], stop[0]);
+	close(ready[1]);
+	close(stop[0]);
+	ASSERT_EQ(1, read(ready[0], &c, 1)) TH_LOG("no round trip before the reset");
+
+	EXPECT_EQ(0, write_text(how, "1")) TH_LOG("%s", how);
+	usleep(100 * 1000);
+	EXPECT_EQ(1, write(stop[1], "1", 1));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status)) TH_LOG("round trips across the reset failed");
+	close(ready[0]);
+	close(stop[1]);
+
+	ASSERT_EQ(0, find_pmr(disk, sizeof(disk), io->pci, sizeof(io->pci), &count));
+	EXPECT_EQ(1, count);
+	EXPECT_STREQ(io->disk, disk);
+	memset(io->buf, 0, SZ_1M);
+	ASSERT_EQ(SZ_1M, direct_io(io->dev, false, io->buf, SZ_1M, SCRATCH_AT + SZ_1M));
+	EXPECT_EQ(0, memcmp(io->buf, io->ref, SZ_1M));
+}
+
+/* Through the controller's reset_controller (nvme's reset work) */
+TEST_F(pmr, survives_controller_reset)
+{
+	char path[PATH_MAX], ctrl[64] = "";
+	struct dirent *de;
+	DIR *d;
+
+	ASSERT_NE(0, self->io.size);
+	snprintf(path, sizeof(path), PCI_DEVICES "/%s/nvme", self->io.pci);
+	d = opendir(path);
+	ASSERT_NE(NULL, d);
+	while ((de = readdir(d)))
+		if (!strncmp(de->d_name, "nvme", 4))
+			snprintf(ctrl, sizeof(ctrl), "%.63s", de->d_name);
+	closedir(d);
+	ASSERT_NE(0, ctrl[0]);
+	snprintf(path, sizeof(path), NVME_CLASS "/%s/reset_controller", ctrl);
+	reset_under_io(_metadata, &self->io, path);
+}
+
+/*
+ * Through the function's reset in sysfs: the PCI core's reset_prepare
+ * freezes in this task, the reset work unfreezes in another.
+ */
+TEST_F(pmr, survives_function_reset)
+{
+	char path[PATH_MAX];
+
+	ASSERT_NE(0, self->io.size);
+	snprintf(path, sizeof(path), PCI_DEVICES "/%s/reset", self->io.pci);
+	reset_under_io(_metadata, &self->io, path);
+}
+
 static int run(const char *cmd)
 {
 	int ret = system(cmd);
@@ -304,7 +410,7 @@ int main(int argc, char **argv)
 	};
 	const char *phase = getenv("P2PDMA_PMR_PHASE");
 	unsigned int i;
-	char *args[8];
+	char *args[12];
 	int n = 0;
 
 	/* Arguments of its own: the harness's filters, for debugging */
@@ -318,6 +424,10 @@ int main(int argc, char **argv)
 			continue;
 		args[n++] = "-t";
 		args[n++] = "barriers";
+		args[n++] = "-t";
+		args[n++] = "survives_controller_reset";
+		args[n++] = "-t";
+		args[n++] = "survives_function_reset";
 		args[n++] = "-t";
 		args[n++] = (char *)phases[i].test;
 	}
