@@ -65,6 +65,10 @@ def kselftests(topo, path, tally):
             continue
         m = re.match(r"P2PDMA-HARNESS: running (\S+)", line)
         if m:
+            # A program that never said it exited (the guest went on
+            # without it, or a boot ended and the next one began)
+            if prog is not None:
+                tally.add(f"{topo}: {prog}", "FAIL", "did not finish")
             prog, plan, seen, log = m.group(1), 0, 0, []
             continue
         m = re.match(r"P2PDMA-HARNESS: (\S+) exited (\d+)", line)

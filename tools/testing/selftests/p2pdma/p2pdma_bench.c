@@ -576,11 +576,16 @@ static void bench_disk(const char *name, const char *dev, bool write)
 		return;
 	}
 	fd = open(dev, O_RDWR | O_DIRECT);
-	if (fd < 0 || posix_memalign(&buf, 4096, DISK_XFER)) {
+	if (fd < 0) {
 		printf("# %s: open %s: %s\n", name, dev, strerror(errno));
 		not_available(name, "MB/s");
-		if (fd >= 0)
-			close(fd);
+		return;
+	}
+	ret = posix_memalign(&buf, 4096, DISK_XFER);
+	if (ret) {
+		printf("# %s: no buffer: %s\n", name, strerror(ret));
+		not_available(name, "MB/s");
+		close(fd);
 		return;
 	}
 	fill_pattern(buf, DISK_XFER, 0xd15c);

@@ -30,6 +30,7 @@
 #include <signal.h>
 #include <time.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include "../kselftest_harness.h"
 #include "p2pdma_util.h"
@@ -152,7 +153,7 @@ static int last_disk(const char *pci, char *disk, size_t len)
 		return -ENOENT;
 	line = strrchr(buf, '\n');
 	line = line ? line + 1 : buf;
-	if (sscanf(line, "%*d %*u %*u %31s", disk) != 1 || len < 32)
+	if (len < 32 || sscanf(line, "%*d %*u %*u %31s", disk) != 1)
 		return -EINVAL;
 	return 0;
 }
@@ -187,6 +188,36 @@ static bool disk_exists(const char *disk)
 static int kmsg_count(int fd, const char *pci, char *out, size_t len)
 {
 	return kmsg_collect(fd, pci, NULL, out, len);
+}
+
+/* A write an administrator makes that must be refused */
+struct refusal {
+	const char *what;
+	int err;		/* positive */
+	const char *why;	/* in the one log line; NULL for no line */
+};
+
+/*
+ * Each of @cases written through @write_fn to @pci fails with its errno
+ * and logs one line naming @pci with its reason in it, or no line at all.
+ */
+static void expect_refusals(struct __test_metadata *_metadata, int kmsg,
+			    const char *pci,
+			    int (*write_fn)(const char *pci, const char *what),
+			    const struct refusal *cases, size_t n)
+{
+	char log[2048];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		EXPECT_EQ(-cases[i].err, write_fn(pci, cases[i].what))
+			TH_LOG("'%s'", cases[i].what);
+		EXPECT_EQ(!!cases[i].why, kmsg_count(kmsg, pci, log, sizeof(log)))
+			TH_LOG("'%s': %s", cases[i].what, log);
+		if (cases[i].why)
+			EXPECT_NE(NULL, strstr(log, cases[i].why))
+				TH_LOG("'%s': %s", cases[i].what, log);
+	}
 }
 
 /* The ivshmem function, bound to p2pmem-pci; unbound again afterwards. */
@@ -295,11 +326,7 @@ TEST_F(bound, offer_two_ranges)
 TEST_F(bound, bad_offers)
 {
 	char more[32], off_end[32];
-	const struct {
-		const char *offer;
-		int err;
-		const char *why;	/* in the log line, NULL for no line */
-	} cases[] = {
+	const struct refusal cases[] = {
 		{ more, EINVAL, "no room" },		/* more than the BAR */
 		{ off_end, EINVAL, "no room" },		/* runs off its end */
 		{ "2 1M", EINVAL, "aligned" },		/* not a hotplug unit */
@@ -323,21 +350,13 @@ TEST_F(bound, bad_offers)
 	};
 	uint64_t v, bar = bar_size(self->pci, 2);
 	char log[2048];
-	unsigned int i;
 
 	ASSERT_TRUE(self->bound);
 	snprintf(more, sizeof(more), "2 %llu", (unsigned long long)bar + 2 * SZ_1M);
 	snprintf(off_end, sizeof(off_end), "2 16M %llu",
 		 (unsigned long long)bar - 8 * SZ_1M);
-	for (i = 0; i < ARRAY_SIZE(cases); i++) {
-		EXPECT_EQ(-cases[i].err, offer(self->pci, cases[i].offer))
-			TH_LOG("'%s'", cases[i].offer);
-		EXPECT_EQ(!!cases[i].why,
-			  kmsg_count(self->kmsg, self->pci, log, sizeof(log)))
-			TH_LOG("'%s': %s", cases[i].offer, log);
-		if (cases[i].why)
-			EXPECT_NE(NULL, strstr(log, cases[i].why)) TH_LOG("%s", log);
-	}
+	expect_refusals(_metadata, self->kmsg, self->pci, offer,
+			cases, ARRAY_SIZE(cases));
 	EXPECT_FALSE(has_p2pmem(self->pci));
 
 	/* The same range twice: the second overlaps */
@@ -549,12 +568,8 @@ TEST_F(bound, disk_and_p2pmem_split)
 /* What a disk is refused: the errno and one line, none for parse errors. */
 TEST_F(bound, bad_disks)
 {
-	char more[32], path[PATH_MAX], buf[256], log[2048];
-	const struct {
-		const char *offer;
-		int err;
-		const char *why;	/* in the log line, NULL for no line */
-	} cases[] = {
+	char more[32], path[PATH_MAX], buf[256];
+	const struct refusal cases[] = {
 		{ more, EINVAL, "no room in its" },	/* more than the BAR */
 		{ "2 4097", EINVAL, "not 4 KiB-aligned" },
 		{ "2 16M 2K", EINVAL, "not 4 KiB-aligned" },
@@ -566,19 +581,11 @@ TEST_F(bound, bad_disks)
 		{ "2 16M 17179869184G", EINVAL, NULL },
 	};
 	uint64_t bar = bar_size(self->pci, 2);
-	unsigned int i;
 
 	ASSERT_TRUE(self->bound);
 	snprintf(more, sizeof(more), "2 %llu", (unsigned long long)bar + 4096);
-	for (i = 0; i < ARRAY_SIZE(cases); i++) {
-		EXPECT_EQ(-cases[i].err, disk_offer(self->pci, cases[i].offer))
-			TH_LOG("'%s'", cases[i].offer);
-		EXPECT_EQ(!!cases[i].why,
-			  kmsg_count(self->kmsg, self->pci, log, sizeof(log)))
-			TH_LOG("'%s': %s", cases[i].offer, log);
-		if (cases[i].why)
-			EXPECT_NE(NULL, strstr(log, cases[i].why)) TH_LOG("%s", log);
-	}
+	expect_refusals(_metadata, self->kmsg, self->pci, disk_offer,
+			cases, ARRAY_SIZE(cases));
 	snprintf(path, sizeof(path), PCI_DEVICES "/%s/iopmem_offer", self->pci);
 	ASSERT_EQ(0, read_text(path, buf, sizeof(buf)));
 	EXPECT_STREQ("", buf);
@@ -634,6 +641,9 @@ static void write_until_error(const char *file, void *buf, size_t len, int ready
 	bool told = false;
 	int fd;
 
+	/* Not to outlive a test process that failed an assertion */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() == 1)
+		_exit(4);
 	fd = open(file, O_CREAT | O_WRONLY | O_TRUNC, 0644);
 	if (fd < 0)
 		_exit(3);

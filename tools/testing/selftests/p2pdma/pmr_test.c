@@ -24,7 +24,9 @@
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <signal.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include "../kselftest_harness.h"
 #include "p2pdma_util.h"
@@ -195,8 +197,8 @@ TEST_F(pmr, barriers)
 
 /*
  * Write and read back 64 KiB at @at of @dev, again and again, until @stop
- * has something to read: exit 0 if every round trip matched, after
- * telling @ready about the first.
+ * has a byte to read or is closed: write a byte to @ready after each round
+ * trip, and exit 0 if every one matched.
  */
 static void round_trips(const char *dev, off_t at, int ready, int stop)
 {
@@ -204,27 +206,49 @@ static void round_trips(const char *dev, off_t at, int ready, int stop)
 	char c;
 	int i;
 
+	/* Not to outlive a test process that failed an assertion */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() == 1)
+		_exit(5);
 	if (posix_memalign(&w, 4096, 65536) || posix_memalign(&r, 4096, 65536))
 		_exit(3);
 	fcntl(stop, F_SETFL, O_NONBLOCK);
-	for (i = 0; read(stop, &c, 1) != 1; i++) {
+	for (i = 0; read(stop, &c, 1) < 0 && errno == EAGAIN; i++) {
 		fill_pattern(w, 65536, 0x7e5e0000 + i);
 		if (direct_io(dev, true, w, 65536, at) != 65536 ||
 		    direct_io(dev, false, r, 65536, at) != 65536)
 			_exit(10);
 		if (memcmp(w, r, 65536))
 			_exit(11);
-		if (!i && write(ready, "1", 1) != 1)
+		if (write(ready, "1", 1) != 1)
 			_exit(4);
 	}
 	_exit(i > 1 ? 0 : 2);
 }
 
 /*
+ * Read @fd's bytes until it has none, then wait for @n more: round trips
+ * that began after this call.
+ */
+static int drain_then_wait(int fd, int n)
+{
+	char buf[256];
+	int flags = fcntl(fd, F_GETFL);
+
+	fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	fcntl(fd, F_SETFL, flags);
+	while (n && read(fd, buf, 1) == 1)
+		n--;
+	return n ? -1 : 0;
+}
+
+/*
  * A reset freezes the disk and disables the PMR, then enables it again
  * and lets I/O through: what was written survives it, I/O in progress
- * across it waits and completes, and the disk is the same one.  @how is
- * the sysfs file whose write resets (it returns once the reset is done).
+ * across it waits and completes, I/O goes on after it, and the disk is
+ * the same one.  @how is the sysfs file whose write resets (it returns
+ * once the reset is done).
  */
 static void reset_under_io(struct __test_metadata *_metadata,
 			   struct pmr_io *io, const char *how)
@@ -248,7 +272,8 @@ static void reset_under_io(struct __test_metadata *_metadata,
 	ASSERT_EQ(1, read(ready[0], &c, 1)) TH_LOG("no round trip before the reset");
 
 	EXPECT_EQ(0, write_text(how, "1")) TH_LOG("%s", how);
-	usleep(100 * 1000);
+	/* The second byte from now is a round trip begun after the reset */
+	EXPECT_EQ(0, drain_then_wait(ready[0], 2)) TH_LOG("no round trip after the reset");
 	EXPECT_EQ(1, write(stop[1], "1", 1));
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_TRUE(WIFEXITED(status));
