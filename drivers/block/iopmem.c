@@ -58,8 +58,11 @@ static DEFINE_IDA(iopmem_ida);
 
 static void iopmem_barrier(struct iopmem *im)
 {
-	/* Write-combined stores are weakly ordered: push them out first */
-	wmb();
+	/*
+	 * Write-combined stores are weakly ordered, and a load may pass
+	 * them: the owner's read must come after all of them.
+	 */
+	mb();
 	if (im->barrier_fn)
 		im->barrier_fn(im->data);
 }
@@ -96,6 +99,12 @@ static void iopmem_submit_bio(struct bio *bio)
 		goto out;
 	}
 
+	/* The block layer only warns of a write to a read-only disk */
+	if (write && bdev_read_only(bio->bi_bdev)) {
+		bio->bi_status = BLK_STS_IOERR;
+		goto out;
+	}
+
 	/* What was written before this bio must be durable before it is */
 	if (bio->bi_opf & REQ_PREFLUSH) {
 		atomic_long_inc(&im->flushes);
@@ -104,6 +113,13 @@ static void iopmem_submit_bio(struct bio *bio)
 	bio_for_each_segment(bv, bio, iter) {
 		iopmem_copy(im, &bv, pos, write);
 		pos += bv.bv_len;
+	}
+	if (write) {
+		/*
+		 * A completed write is in the memory, not in this CPU's
+		 * buffers: a flush that runs on another CPU covers it.
+		 */
+		wmb();
 	}
 	if (write && (bio->bi_opf & REQ_FUA)) {
 		atomic_long_inc(&im->fua_writes);
