@@ -15,12 +15,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -271,6 +273,17 @@ static inline void *p2pmem_map(const char *pci, size_t len)
 	}
 	close(fd);
 	return p;
+}
+
+/*
+ * In a forked child: be killed with the parent, so that a test process that
+ * failed an assertion leaves no child behind.  -1 if the parent is gone.
+ */
+static inline int die_with_parent(void)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() == 1)
+		return -1;
+	return 0;
 }
 
 /* Deterministic, seed-dependent content so stale data never passes. */

@@ -30,7 +30,6 @@
 #include <signal.h>
 #include <time.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include "../kselftest_harness.h"
 #include "p2pdma_util.h"
@@ -641,8 +640,7 @@ static void write_until_error(const char *file, void *buf, size_t len, int ready
 	bool told = false;
 	int fd;
 
-	/* Not to outlive a test process that failed an assertion */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() == 1)
+	if (die_with_parent())
 		_exit(4);
 	fd = open(file, O_CREAT | O_WRONLY | O_TRUNC, 0644);
 	if (fd < 0)

@@ -24,9 +24,7 @@
  */
 #define _GNU_SOURCE
 #include <dirent.h>
-#include <signal.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include "../kselftest_harness.h"
 #include "p2pdma_util.h"
@@ -206,8 +204,7 @@ static void round_trips(const char *dev, off_t at, int ready, int stop)
 	char c;
 	int i;
 
-	/* Not to outlive a test process that failed an assertion */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() == 1)
+	if (die_with_parent())
 		_exit(5);
 	if (posix_memalign(&w, 4096, 65536) || posix_memalign(&r, 4096, 65536))
 		_exit(3);
